@@ -187,7 +187,8 @@ def as_dtype(type_value) -> DType:
         found = _BY_PY[type_value]
     else:
         try:
-            found = from_numpy(getattr(type_value, "dtype", type_value))
+            value = type_value if isinstance(type_value, type) else getattr(type_value, "dtype", type_value)
+            found = from_numpy(value)
         except TypeError:
             found = None
     if found is None:

@@ -84,7 +84,7 @@ def _hashable(v):
     if isinstance(v, list):
         return tuple(_hashable(x) for x in v)
     if isinstance(v, np.ndarray):
-        return tuple(v.tolist())
+        return _hashable(v.tolist())
     return v
 
 

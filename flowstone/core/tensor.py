@@ -302,7 +302,7 @@ class EagerTensor(Tensor):
 
     def __len__(self):
         if self._value.ndim == 0:
-            raise TypeError("len() of unsized object")
+            raise TypeError("Scalar tensor has no `len()`")
         return self._value.shape[0]
 
     def __reduce__(self):
@@ -315,10 +315,14 @@ class EagerTensor(Tensor):
         return self
 
     def __repr__(self):
-        return f"<tf.Tensor: shape={self.shape}, dtype={self._dtype.name}, numpy={_numpy_repr(self)}>"
+        text = _numpy_repr(self)
+        sep = "\n" if "\n" in text else ""
+        return f"<tf.Tensor: shape={self.shape}, dtype={self._dtype.name}, numpy={sep}{text}>"
 
     def __str__(self):
-        return f"tf.Tensor({_numpy_str(self)}, shape={self.shape}, dtype={self._dtype.name})"
+        text = _numpy_str(self)
+        sep = "\n" if "\n" in text else ""
+        return f"tf.Tensor({sep}{text}, shape={self.shape}, dtype={self._dtype.name})"
 
 
 def _rebuild(value, dtype_name):
@@ -347,6 +351,8 @@ _SCALARS: dict = {}
 
 def _infer_python_dtype(value) -> dtypes.DType:
     """TF's dtype inference for Python scalars and nested lists."""
+    if isinstance(value, (np.generic, np.ndarray)):  # before float: np.float64 subclasses it
+        return dtypes.from_numpy(value.dtype)
     if isinstance(value, bool):
         return dtypes.bool_
     if isinstance(value, int):
@@ -376,6 +382,7 @@ def _infer_python_dtype(value) -> dtypes.DType:
     raise ValueError(
         f"Attempt to convert a value ({value!r}) with an unsupported type ({type(value)}) to a Tensor."
     )
+
 
 
 def _to_bytes_array(value) -> np.ndarray:
@@ -437,8 +444,8 @@ def to_numpy_value(value, dtype: dtypes.DType | None = None):
         arr = np.array(value, dtype=dtype.as_numpy_dtype)
     except OverflowError:
         raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtype.name}") from None
-    except ValueError as e:
-        raise ValueError(f"Can't convert non-rectangular Python sequence to Tensor: {e}") from None
+    except ValueError:
+        raise ValueError("Can't convert non-rectangular Python sequence to Tensor.") from None
     return arr, dtype
 
 

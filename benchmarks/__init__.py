@@ -1,0 +1,1 @@
+"""Benchmarks that run each workload on flowstone and, when installed, on TensorFlow."""
