@@ -62,6 +62,10 @@ def init_scope():
     True
     """
     saved = (ctx.graph, ctx.tapes, ctx.scope)
+    # A function being traced notes where state (variables) is created from inside it.
+    hook = getattr(ctx.graph, "_on_init_scope", None)
+    if hook is not None:
+        hook()
     # TF2's outermost context is always eager; tapes are paused inside, as in TF.
     ctx.graph, ctx.tapes = None, []
     try:

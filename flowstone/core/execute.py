@@ -32,10 +32,10 @@ def execute(op: str | OpDef, inputs, attrs=None, name=None):
     if graph is not None:
         outs = graph.create_op(opdef, list(inputs), attrs or {}, name=name)
         return outs[0] if opdef.single else tuple(outs)
-    key = _cache_key(opdef, inputs, attrs)
+    static = _static_positions(opdef, attrs) if opdef.has_lists and opdef.static_index else opdef.static_index
+    key = _cache_key(opdef, inputs, attrs, static)
     fn = opdef._cache.get(key) or opdef.compiled(key)
     if opdef.static_index:
-        static = opdef.static_index
         values = [t._value for i, t in enumerate(inputs) if i not in static]
     else:
         values = [t._value for t in inputs]
@@ -63,10 +63,21 @@ def _wrap(value) -> EagerTensor:
     return EagerTensor(value, dtype)
 
 
-def _cache_key(opdef: OpDef, inputs, attrs):
+def _static_positions(opdef: OpDef, attrs):
+    """Where the static inputs sit in the flattened input list (list inputs expanded)."""
+    pos, i = [], 0
+    for k, arg in enumerate(opdef.inputs):
+        if k in opdef.static_index:
+            pos.append(i)
+        i += attrs[arg.number_attr] if arg.number_attr else 1
+    return tuple(pos)
+
+
+def _cache_key(opdef: OpDef, inputs, attrs, static_pos=None):
     static = ()
     if opdef.static_index:
-        static = tuple(static_value(inputs[i]) for i in opdef.static_index)
+        positions = opdef.static_index if static_pos is None else static_pos
+        static = tuple(static_value(inputs[i]) for i in positions)
     if attrs:
         attrs = tuple(sorted((k, _hashable(v)) for k, v in attrs.items() if k not in opdef.inferred))
         for k, _ in attrs:
@@ -116,7 +127,9 @@ def list_lengths(opdef: OpDef, attrs):
 
 def _regroup(opdef: OpDef, values, attrs):
     grouped, i = [], 0
-    for arg in opdef.inputs:
+    for k, arg in enumerate(opdef.inputs):
+        if k in opdef.static_index:
+            continue
         if arg.number_attr:
             n = attrs[arg.number_attr]
             grouped.append(values[i : i + n])

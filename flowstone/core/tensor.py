@@ -20,6 +20,8 @@ class _Unbound:
     """Stands in until `flowstone.ops` is imported; the first operator use imports it."""
 
     def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
         import flowstone.ops  # noqa: F401 - binds the operators
 
         return getattr(_op, name)
@@ -528,6 +530,8 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
             pass
     if isinstance(value, (int, float, bool)) and dtype is not None:
         return _scalar(value, dtype)
+    if type(value) in (list, tuple) and dtype is not None and len(value) <= 8 and _is_index_list(value, dtype):
+        return _index_list(tuple(value), dtype)
     if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) and not isinstance(v, EagerTensor) for v in _flat(value)):
         return _op.stack_nested(value, dtype)
     arr, dtype = to_numpy_value(value, dtype)
@@ -536,6 +540,24 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
 
     if context.ctx.graph is not None:
         return context.ctx.graph.capture_constant(t, name)
+    return t
+
+
+def _is_index_list(value, dtype) -> bool:
+    from flowstone.core import context
+
+    return dtype.is_integer and context.ctx.graph is None and all(type(v) is int for v in value)
+
+
+def _index_list(value: tuple, dtype: dtypes.DType) -> EagerTensor:
+    """Short lists of Python ints (shapes, axes, perms) are converted once and cached, per dtype."""
+    key = (dtype, value)
+    t = _SCALARS.get(key)
+    if t is None:
+        arr, dt = to_numpy_value(list(value), dtype)
+        t = eager_from_numpy(arr, dt)
+        if len(_SCALARS) < 4096:
+            _SCALARS[key] = t
     return t
 
 

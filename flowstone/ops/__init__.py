@@ -7,7 +7,7 @@ import importlib
 from flowstone.core import tensor as _tensor
 
 # Every family module, in an order that respects their imports of one another.
-FAMILIES = ("math", "array", "indexing", "linalg", "nn", "random", "strings", "debugging")
+FAMILIES = ("math", "reduction", "special", "segment", "array", "indexing", "linalg", "nn", "convolution", "pooling", "normalization", "random", "strings", "debugging", "sorting")
 
 for _name in FAMILIES:
     try:
@@ -30,6 +30,8 @@ class _Operators:
     }
 
     def __getattr__(self, name):
+        if name not in self._TABLE:
+            raise AttributeError(name)
         module = importlib.import_module(f"{__name__}.{self._TABLE[name]}")
         fn = getattr(module, name)
         setattr(self, name, fn)
@@ -37,3 +39,6 @@ class _Operators:
 
 
 _tensor.bind_operators(_Operators())
+
+import flowstone.autodiff.custom_gradient  # noqa: E402, F401 - registers StopGradient
+import flowstone.core.variables  # noqa: E402, F401 - registers the resource-variable raw ops

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import builtins
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
 from flowstone.core.execute import execute
-from flowstone.core.registry import INDEX, REQUIRED, gradient, op
+from flowstone.core.registry import COMPLEX, INDEX, REAL, REQUIRED, gradient, op
 from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
 
 # --- Identity ---------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ def size(input, out_type=dtypes.int32, name=None):  # noqa: A002
     """The number of elements of a tensor as an int32 scalar tensor.
 
     >>> import flowstone as tf
-    >>> tf.size(tf.zeros([2, 3])).numpy()
+    >>> int(tf.size(tf.zeros([2, 3])))
     6
     """
     x = convert_to_tensor(input)
@@ -116,7 +117,33 @@ def size(input, out_type=dtypes.int32, name=None):  # noqa: A002
 
 
 def _reshape_kernel(tensor, shape):
+    shape = _as_tuple(shape)
+    n = tensor.size
+    known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+    unknown = [i for i, d in enumerate(shape) if d == -1]
+    if len(unknown) > 1:
+        raise ValueError(f"Only one input size may be -1, not both {unknown[0]} and {unknown[1]}")
+    if any(d < -1 for d in shape):
+        raise ValueError(f"Size {next(i for i, d in enumerate(shape) if d < -1)} must be non-negative, "
+                         f"not {min(shape)}")
+    if unknown and (known == 0 and n != 0 or known and n % known):
+        raise ValueError(f"Input to reshape is a tensor with {n} values, but the requested shape requires "
+                         f"a multiple of {known}")
+    if not unknown and known != n:
+        raise ValueError(f"Input to reshape is a tensor with {n} values, but the requested shape has {known}")
+    if unknown and known == 0:
+        shape = tuple(0 if d == -1 else d for d in shape)
     return jnp.reshape(tensor, shape)
+
+
+def _as_tuple(v):
+    """A static input as a tuple of ints (scalars become 1-tuples)."""
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+def fmt_shape(shape) -> str:
+    """A shape as TensorFlow prints it in kernel errors: `[2,3]`."""
+    return "[" + ",".join(str(int(d)) for d in shape) + "]"
 
 
 op("Reshape", "tensor: T, shape: Tshape -> output: T", {"Tshape": INDEX}, static=("shape",))(_reshape_kernel)
@@ -150,9 +177,17 @@ def _has_large(value):
         return False
 
 
-op("ExpandDims", "input: T, dim: Tdim -> output: T", {"Tdim": INDEX}, static=("dim",))(
-    lambda x, dim: jnp.expand_dims(x, dim)
-)
+def _expand_dims_kernel(x, dim):
+    dim = _as_tuple(dim)
+    if len(dim) != 1:
+        raise ValueError(f"'dim' must be a tensor with a single value, but got {len(dim)} values")
+    d = dim[0]
+    if not -x.ndim - 1 <= d <= x.ndim:
+        raise ValueError(f"Tried to expand dim index {d} for tensor with {x.ndim} dimensions.")
+    return jnp.expand_dims(x, d)
+
+
+op("ExpandDims", "input: T, dim: Tdim -> output: T", {"Tdim": INDEX}, static=("dim",))(_expand_dims_kernel)
 gradient("ExpandDims")(lambda op, grad: [reshape(grad, shape(op.inputs[0])), None])
 
 
@@ -167,9 +202,26 @@ def expand_dims(input, axis, name=None):  # noqa: A002
     return execute("ExpandDims", (convert_to_tensor(input), convert_to_tensor(axis, dtype=dtypes.int32)), name=name)
 
 
-op("BroadcastTo", "input: T, shape: Tidx -> output: T", {"Tidx": INDEX}, static=("shape",))(
-    lambda x, shape: jnp.broadcast_to(x, shape)
-)
+def _broadcast_to_kernel(x, shape):
+    shape = _as_tuple(shape)
+    if _broadcast_shapes(x.shape, shape) != tuple(shape):
+        raise ValueError(f"Incompatible shapes: {fmt_shape(x.shape)} vs. {fmt_shape(shape)}")
+    return jnp.broadcast_to(x, shape)
+
+
+def _broadcast_shapes(a, b):
+    """NumPy broadcasting of two static shapes; None when they are incompatible."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(a, b, strict=False):
+        if x != y and 1 not in (x, y):
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
+op("BroadcastTo", "input: T, shape: Tidx -> output: T", {"Tidx": INDEX}, static=("shape",))(_broadcast_to_kernel)
 
 
 @gradient("BroadcastTo")
@@ -210,14 +262,14 @@ def reduce_to_shape(grad, like):
     if gs.is_fully_defined() and ls.is_fully_defined():
         if gs == ls:
             return grad
-        g, l = gs.as_list(), ls.as_list()
-        lead = len(g) - len(l)
-        axes = list(range(lead)) + [lead + i for i, d in enumerate(l) if d == 1 and g[lead + i] != 1]
+        g, target = gs.as_list(), ls.as_list()
+        lead = len(g) - len(target)
+        axes = list(builtins.range(lead)) + [lead + i for i, d in enumerate(target) if d == 1 and g[lead + i] != 1]
         from flowstone.ops import math
 
         if axes:
             grad = math.reduce_sum(grad, axis=axes)
-        return reshape(grad, l)
+        return reshape(grad, target)
     from flowstone.ops import math
 
     sl = shape(like)
@@ -244,9 +296,17 @@ def expand_reduced(grad, x, axes):
 
 # --- creation -----------------------------------------------------------------------------------
 
-op("Fill", "dims: index_type, value: T -> output: T", {"index_type": INDEX}, static=("dims",))(
-    lambda dims, value: jnp.full(dims, value)
-)
+def _fill_kernel(dims, value):
+    dims = _as_tuple(dims)
+    for d in dims:
+        if d < 0:
+            raise ValueError(f"Dimension {d} must be >= 0")
+    if value.ndim:
+        raise ValueError(f"value must be a scalar, got shape {fmt_shape(value.shape)}")
+    return jnp.full(dims, value)
+
+
+op("Fill", "dims: index_type, value: T -> output: T", {"index_type": INDEX}, static=("dims",))(_fill_kernel)
 gradient("Fill")(lambda op, grad: [None, _sum_all(grad)])
 
 
@@ -280,8 +340,10 @@ def zeros_like(input, dtype=None, name=None):  # noqa: A002
     array([0., 0.], dtype=float32)
     """
     x = convert_to_tensor(input)
-    y = execute("ZerosLike", (x,), name=name)
-    return y if dtype is None else cast(y, dtype)
+    dtype = x.dtype if dtype is None else dtypes.as_dtype(dtype)
+    if dtype is not x.dtype or dtype is dtypes.string:
+        return zeros(_dims(x), dtype, name=name)
+    return execute("ZerosLike", (x,), name=name)
 
 
 @export("ones_like")
@@ -293,12 +355,75 @@ def ones_like(input, dtype=None, name=None):  # noqa: A002
     array([1, 1], dtype=int32)
     """
     x = convert_to_tensor(input)
-    y = execute("OnesLike", (x,), name=name)
-    return y if dtype is None else cast(y, dtype)
+    dtype = x.dtype if dtype is None else dtypes.as_dtype(dtype)
+    if dtype is not x.dtype:
+        return ones(_dims(x), dtype, name=name)
+    if dtype is dtypes.string:
+        raise _not_allowed("OnesLike", "T", dtype)
+    return execute("OnesLike", (x,), name=name)
+
+
+def _not_allowed(op_name, attr, dtype):
+    from flowstone.core.errors import InvalidArgumentError
+
+    return InvalidArgumentError(
+        None, None, f"Value for attr '{attr}' of {dtype.name} is not in the list of allowed values "
+        f"[Op:{op_name}]")
+
+
+def _dims(x):
+    """`x`'s shape as a Python list when fully known (static), else as a shape tensor."""
+    s = x.shape
+    return s.as_list() if s.is_fully_defined() else shape(x)
+
+
+def _filled(shape_, dtype, value, name):
+    dtype = dtypes.as_dtype(dtype)
+    if dtype is dtypes.string:
+        if value != 0:
+            raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype string")
+        dims = [int(d) for d in np.ravel(constant_value(_shape_tensor(shape_)))]
+        return convert_to_tensor(np.full(dims, b"", dtype=object), dtype=dtypes.string)
+    return execute("Fill", (_shape_tensor(shape_), convert_to_tensor(value, dtype=dtype)), name=name)
+
+
+@export("zeros")
+def zeros(shape, dtype=dtypes.float32, name=None, layout=None):  # noqa: F811 - TF's argument name
+    """A tensor of `shape` filled with zeros (`b''` for strings).
+
+    >>> import flowstone as tf
+    >>> tf.zeros([2, 2], tf.int32).numpy()
+    array([[0, 0],
+           [0, 0]], dtype=int32)
+    """
+    dtype = dtypes.as_dtype(dtype)
+    return _filled(shape, dtype, False if dtype is dtypes.bool_ else 0, name)
+
+
+@export("ones")
+def ones(shape, dtype=dtypes.float32, name=None, layout=None):  # noqa: F811
+    """A tensor of `shape` filled with ones.
+
+    >>> import flowstone as tf
+    >>> tf.ones([3]).numpy()
+    array([1., 1., 1.], dtype=float32)
+    """
+    dtype = dtypes.as_dtype(dtype)
+    return _filled(shape, dtype, True if dtype is dtypes.bool_ else 1, name)
 
 
 def _range_kernel(start, limit, delta):
-    return jnp.arange(start, limit, delta)
+    if delta == 0:
+        raise ValueError(f"Requires delta != 0: {delta}")
+    if (delta > 0 and start > limit) or (delta < 0 and start < limit):
+        raise ValueError(f"Requires start <= limit when delta > 0: {start}/{limit}" if delta > 0
+                         else f"Requires start >= limit when delta < 0: {start}/{limit}")
+    out = jnp.arange(start, limit, delta)
+    # Static inputs arrive as Python numbers, so the kernel cannot see Tidx: integer ranges come
+    # out int32 when they fit (TF's default) and float ranges float64; `range` casts the rest.
+    if out.dtype == jnp.int64 and all(abs(v) <= 2**31 - 1 for v in (start, limit)):
+        out = out.astype(jnp.int32)
+    return out
 
 
 op("Range", "start: Tidx, limit: Tidx, delta: Tidx -> output: Tidx",
@@ -325,12 +450,24 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001 -
         dtype = max((a.dtype for a in args), key=lambda d: order.index(d) if d in order else 0)
     dtype = dtypes.as_dtype(dtype)
     args = [cast(a, dtype) for a in args]
-    return execute("Range", tuple(args))
+    out = execute("Range", tuple(args), name=None if name == "range" else name)
+    return out if out.dtype is dtype else cast(out, dtype)
 
 
 # --- Pack / Unpack --------------------------------------------------------------------------------
 
-op("Pack", "values: N * T -> output: T", {"axis": 0})(lambda values, axis: jnp.stack(values, axis=axis))
+def _pack_kernel(values, axis):
+    first = values[0].shape
+    for i, v in enumerate(values[1:], 1):
+        if v.shape != first:
+            raise ValueError(f"Shapes of all inputs must match: values[0].shape = {fmt_shape(first)} != "
+                             f"values[{i}].shape = {fmt_shape(v.shape)}")
+    if not -len(first) - 1 <= axis <= len(first):
+        raise ValueError(f"axis = {axis} not in [{-len(first) - 1}, {len(first) + 1})")
+    return jnp.stack(values, axis=axis)
+
+
+op("Pack", "values: N * T -> output: T", {"axis": 0})(_pack_kernel)
 gradient("Pack")(lambda op, grad: unstack(grad, num=len(op.inputs), axis=op.get_attr("axis")))
 
 
@@ -367,7 +504,7 @@ def unstack(value, num=None, axis=0, name="unstack"):
     """Splits a tensor along `axis` into a list of tensors.
 
     >>> import flowstone as tf
-    >>> [t.numpy() for t in tf.unstack(tf.constant([1, 2]))]
+    >>> [int(t) for t in tf.unstack(tf.constant([1, 2]))]
     [1, 2]
     """
     value = convert_to_tensor(value)
@@ -395,10 +532,293 @@ def _select_grad(op, grad):
             reduce_to_shape(execute("SelectV2", (c, zeros, grad)), y)]
 
 
-def where(condition, x=None, y=None, name=None):
-    """Placeholder replaced by the full `tf.where` in flowstone.ops.indexing."""
-    c = convert_to_tensor(condition, dtype=dtypes.bool_)
-    from flowstone.ops.math import binary_pair
 
-    x, y = binary_pair(x, y)
-    return execute("SelectV2", (c, x, y), name=name)
+# --- more creation: linspace, eye, one_hot, meshgrid ------------------------------------------
+
+
+def _linspace_kernel(start, stop, num):
+    if num < 0:
+        raise ValueError(f"Requires num > 0: {num}")
+    if start.ndim or stop.ndim:
+        raise ValueError("start and stop must be scalars")
+    return jnp.linspace(start, stop, num, dtype=start.dtype)
+
+
+op("LinSpace", "start: T, stop: T, num: Tidx -> output: T", {"T": (dtypes.bfloat16, dtypes.float16,
+   dtypes.float32, dtypes.float64), "Tidx": INDEX}, static=("num",))(_linspace_kernel)
+
+
+@gradient("LinSpace")
+def _linspace_grad(op, grad):
+    from flowstone.ops import math
+
+    n = int(constant_value(op.inputs[2]))
+    t = _linspace_fraction(n, grad.dtype)
+    return [math.reduce_sum(grad * (1.0 - t)), math.reduce_sum(grad * t), None]
+
+
+def _linspace_fraction(n, dtype):
+    """[0, 1/(n-1), ..., 1] as a `dtype` tensor ([0] when n == 1)."""
+    return convert_to_tensor(np.linspace(0.0, 1.0, n) if n > 1 else np.zeros([n]), dtype=dtype)
+
+
+@export("linspace", "lin_space")
+def linspace(start, stop, num, name=None, axis=0):
+    """`num` evenly spaced values from `start` to `stop` (both included), along `axis`.
+
+    Integer endpoints give float64, as in TensorFlow; N-D endpoints broadcast.
+
+    >>> import flowstone as tf
+    >>> tf.linspace(0.0, 1.0, 3).numpy()
+    array([0. , 0.5, 1. ], dtype=float32)
+    """
+    start, stop = convert_to_tensor(start), convert_to_tensor(stop)
+    if not start.dtype.is_floating:
+        start = cast(start, dtypes.float64)
+    if not stop.dtype.is_floating:
+        stop = cast(stop, dtypes.float64)
+    if start.dtype is not stop.dtype:
+        from flowstone.core.tensor import dtype_error
+
+        raise dtype_error("LinSpace", 1, start.dtype, stop.dtype)
+    num_t = convert_to_tensor(num, dtype=dtypes.int32 if not isinstance(num, Tensor) else None)
+    if start.shape.rank == 0 and stop.shape.rank == 0 and axis in (0, -1):
+        return execute("LinSpace", (start, stop, num_t), name=name)
+    n = int(constant_value(num_t))
+    out_shape = _broadcast_shapes(start.shape.as_list(), stop.shape.as_list())
+    if out_shape is None:
+        raise ValueError(f"Incompatible shapes for broadcasting: {start.shape} and {stop.shape}")
+    rank = len(out_shape) + 1
+    if not -rank <= axis < rank:
+        raise ValueError(f"axis {axis} is out of range for a result of rank {rank}")
+    axis %= rank
+    t_shape = [1] * rank
+    t_shape[axis] = n
+    t = reshape(_linspace_fraction(n, start.dtype), t_shape)
+    start, stop = expand_dims(start, axis), expand_dims(stop, axis)
+    return start + t * (stop - start)
+
+
+@export("eye", "linalg.eye")
+def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
+    """An identity matrix (or a batch of them) of shape `batch_shape + [num_rows, num_columns]`.
+
+    >>> import flowstone as tf
+    >>> tf.eye(2, 3, dtype=tf.int32).numpy()
+    array([[1, 0, 0],
+           [0, 1, 0]], dtype=int32)
+    """
+    rows = int(num_rows)
+    cols = rows if num_columns is None else int(num_columns)
+    dtype = dtypes.as_dtype(dtype)
+    r = reshape(range(rows), [rows, 1])
+    c = reshape(range(cols), [1, cols])
+    from flowstone.ops import math
+
+    m = cast(math.equal(r, c), dtype)
+    if batch_shape is not None:
+        batch = [int(d) for d in np.ravel(constant_value(_shape_tensor(batch_shape)))]
+        m = broadcast_to(m, batch + [rows, cols])
+    return identity(m, name=name) if name else m
+
+
+def _one_hot_kernel(indices, depth, on_value, off_value, axis):
+    if depth < 0:
+        raise ValueError(f"depth must be non-negative, got: {depth}")
+    if on_value.ndim or off_value.ndim:
+        raise ValueError("on_value and off_value must be scalars")
+    rank = indices.ndim + 1
+    if not -1 <= axis < rank:
+        raise ValueError(f"Expected axis to be -1 or between [0, {rank}).  But received: {axis}")
+    hot = indices[..., None] == jnp.arange(depth, dtype=indices.dtype)
+    out = jnp.where(hot, on_value, off_value)
+    return out if axis == -1 else jnp.moveaxis(out, -1, axis)
+
+
+op("OneHot", "indices: TI, depth: int32, on_value: T, off_value: T -> output: T",
+   {"TI": (dtypes.uint8, dtypes.int8, dtypes.int32, dtypes.int64), "axis": -1}, static=("depth",),
+   differentiable=False)(_one_hot_kernel)
+
+
+@export("one_hot")
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """One-hot vectors: `on_value` where the index matches, `off_value` elsewhere.
+
+    Indices out of `[0, depth)` give a row of `off_value`.
+
+    >>> import flowstone as tf
+    >>> tf.one_hot([0, 2], 3).numpy()
+    array([[1., 0., 0.],
+           [0., 0., 1.]], dtype=float32)
+    """
+    indices = convert_to_tensor(indices)
+    if dtype is None:
+        given = [v for v in (on_value, off_value) if isinstance(v, Tensor) or isinstance(v, np.ndarray)]
+        dtype = convert_to_tensor(given[0]).dtype if given else None
+        if dtype is None and (on_value is not None or off_value is not None):
+            dtype = convert_to_tensor(on_value if on_value is not None else off_value).dtype
+        dtype = dtype or dtypes.float32
+    dtype = dtypes.as_dtype(dtype)
+    on = convert_to_tensor(True if dtype is dtypes.bool_ else 1, dtype=dtype) if on_value is None \
+        else convert_to_tensor(on_value, dtype=dtype)
+    off = convert_to_tensor(False if dtype is dtypes.bool_ else 0, dtype=dtype) if off_value is None \
+        else convert_to_tensor(off_value, dtype=dtype)
+    depth = convert_to_tensor(depth, dtype=dtypes.int32)
+    attrs = {"axis": -1 if axis is None else int(axis)}
+    return execute("OneHot", (indices, depth, on, off), attrs, name=name)
+
+
+@export("meshgrid")
+def meshgrid(*args, **kwargs):
+    """Coordinate grids from 1-D tensors; `indexing="xy"` (default) swaps the first two axes.
+
+    >>> import flowstone as tf
+    >>> x, y = tf.meshgrid([1, 2, 3], [4, 5])
+    >>> x.shape
+    TensorShape([2, 3])
+    """
+    indexing = kwargs.pop("indexing", "xy")
+    kwargs.pop("name", None)
+    if kwargs:
+        raise TypeError(f"Invalid keyword arguments: {list(kwargs)}")
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"Argument `indexing` parameter must be either 'xy' or 'ij', got '{indexing}'")
+    tensors = [reshape(convert_to_tensor(a), [-1]) for a in args]
+    n = len(tensors)
+    if n == 0:
+        return []
+    sizes = [t.shape[0] for t in tensors]
+    if indexing == "xy" and n > 1:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for i, t in enumerate(tensors):
+        target = [1] * n
+        pos = {0: 1, 1: 0}.get(i, i) if indexing == "xy" and n > 1 else i
+        target[pos] = -1
+        out.append(broadcast_to(reshape(t, target), sizes))
+    return out
+
+
+# --- shape utilities: ShapeN, BroadcastArgs, Bitcast ----------------------------------------
+
+op("ShapeN", "input: N * T -> output: N * out_type", {"out_type": dtypes.int32}, differentiable=False)(
+    lambda values, out_type: tuple(jnp.array(v.shape, dtype=out_type.as_numpy_dtype) for v in values)
+)
+
+
+@export("shape_n")
+def shape_n(input, out_type=dtypes.int32, name=None):  # noqa: A002
+    """The shapes of several tensors, as a list of 1-D tensors.
+
+    >>> import flowstone as tf
+    >>> [s.numpy().tolist() for s in tf.shape_n([tf.zeros([2]), tf.zeros([1, 3])])]
+    [[2], [1, 3]]
+    """
+    values = [convert_to_tensor(v) for v in input]
+    for i, v in enumerate(values[1:], 1):
+        if v.dtype is not values[0].dtype:
+            from flowstone.core.tensor import dtype_error
+
+            raise dtype_error("ShapeN", i, values[0].dtype, v.dtype)
+    out = execute("ShapeN", (values,), {"out_type": dtypes.as_dtype(out_type)}, name=name)
+    return list(out)
+
+
+def _broadcast_args_kernel(s0, s1):
+    s0, s1 = _as_tuple(s0), _as_tuple(s1)
+    out = _broadcast_shapes(s0, s1)
+    if out is None:
+        raise ValueError(f"Incompatible shapes: {fmt_shape(s0)} vs. {fmt_shape(s1)}")
+    return jnp.array(out, dtype=jnp.int64 if max(out, default=0) > 2**31 - 1 else jnp.int32)
+
+
+op("BroadcastArgs", "s0: T, s1: T -> r0: T", {"T": INDEX}, static=("s0", "s1"), differentiable=False)(
+    lambda s0, s1: _broadcast_args_kernel(s0, s1)
+)
+
+
+@export("broadcast_dynamic_shape")
+def broadcast_dynamic_shape(shape_x, shape_y):
+    """The broadcast of two shapes given as 1-D integer tensors.
+
+    >>> import flowstone as tf
+    >>> tf.broadcast_dynamic_shape([2, 1], [3]).numpy()
+    array([2, 3], dtype=int32)
+    """
+    x = _shape_tensor(shape_x)
+    y = convert_to_tensor(shape_y, dtype=x.dtype) if not isinstance(shape_y, Tensor) else shape_y
+    out = execute("BroadcastArgs", (x, y))
+    return out if out.dtype is x.dtype else cast(out, x.dtype)
+
+
+@export("broadcast_static_shape")
+def broadcast_static_shape(shape_x, shape_y):
+    """The broadcast of two `TensorShape`s (unknown dimensions stay unknown where needed).
+
+    >>> import flowstone as tf
+    >>> tf.broadcast_static_shape(tf.TensorShape([2, 1]), tf.TensorShape([3]))
+    TensorShape([2, 3])
+    """
+    from flowstone.core.shape import TensorShape, as_shape
+
+    sx, sy = as_shape(shape_x), as_shape(shape_y)
+    if sx.rank is None or sy.rank is None:
+        return TensorShape(None)
+    n = max(sx.rank, sy.rank)
+    a = [1] * (n - sx.rank) + sx.as_list()
+    b = [1] * (n - sy.rank) + sy.as_list()
+    out = []
+    for x, y in zip(a, b, strict=False):
+        if x is None or y is None:
+            known = y if x is None else x
+            out.append(None if known in (None, 1) else known)
+        elif x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            raise ValueError(
+                "Incompatible shapes for broadcasting. Two shapes are compatible if for each dimension "
+                f"pair they are either equal or one of them is 1. Received: {sx} and {sy}.")
+    return TensorShape(out)
+
+
+def _bitcast_kernel(x, type):  # noqa: A002 - TF's attr name
+    src, dst = np.dtype(x.dtype), np.dtype(type.as_numpy_dtype)
+    if src.itemsize < dst.itemsize and (x.ndim == 0 or x.shape[-1] * src.itemsize != dst.itemsize):
+        raise ValueError(f"Cannot bitcast from {dtypes.from_numpy(src).as_datatype_enum} to "
+                         f"{type.as_datatype_enum}")
+    return jax.lax.bitcast_convert_type(x, dst)
+
+
+op("Bitcast", "input: T -> output: type", {"T": REAL + COMPLEX, "type": REQUIRED},
+   differentiable=False)(_bitcast_kernel)
+
+
+@export("bitcast")
+def bitcast(input, type, name=None):  # noqa: A002
+    """Reinterprets the bytes of `input` as `type` (the last dimension absorbs size changes).
+
+    >>> import flowstone as tf
+    >>> tf.bitcast(tf.constant([1.0]), tf.int32).numpy()
+    array([1065353216], dtype=int32)
+    """
+    return execute("Bitcast", (convert_to_tensor(input),), {"type": dtypes.as_dtype(type)}, name=name)
+
+
+# Layout ops and indexing live in sibling modules; re-exported so `array.<op>` keeps working.
+from flowstone.ops.indexing import gather, slice, strided_slice, where  # noqa: E402, F401, A004
+from flowstone.ops.manip import (  # noqa: E402, F401
+    clip_by_norm,
+    clip_by_value,
+    concat,
+    pad,
+    repeat,
+    reverse,
+    roll,
+    sequence_mask,
+    split,
+    squeeze,
+    tile,
+    transpose,
+)

@@ -1,7 +1,7 @@
 """`tf.raw_ops`: every registered op, called with keyword arguments as in TensorFlow.
 
 >>> import flowstone as tf
->>> tf.raw_ops.AddV2(x=tf.constant(1), y=tf.constant(2)).numpy()
+>>> int(tf.raw_ops.AddV2(x=tf.constant(1), y=tf.constant(2)))
 3
 """
 

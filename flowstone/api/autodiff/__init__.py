@@ -4,6 +4,11 @@ from flowstone.api._lazy import attach
 
 _SYMBOLS = {
     'GradientTape': ('flowstone.autodiff.gradient_tape', 'GradientTape'),
+    'NoneGradientWarning': ('flowstone.autodiff.diagnostics', 'NoneGradientWarning'),
+    'disable_gradient_diagnostics': ('flowstone.autodiff.diagnostics', 'disable_gradient_diagnostics'),
+    'enable_gradient_diagnostics': ('flowstone.autodiff.diagnostics', 'enable_gradient_diagnostics'),
+    'explain_none_gradients': ('flowstone.autodiff.diagnostics', 'explain_none_gradients'),
+    'gradient_diagnostics': ('flowstone.autodiff.diagnostics', 'gradient_diagnostics'),
 }
 _SUBMODULES = {
 }

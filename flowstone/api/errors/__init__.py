@@ -24,6 +24,7 @@ _SYMBOLS = {
     'OK': ('flowstone.core.errors', 'OK'),
     'OUT_OF_RANGE': ('flowstone.core.errors', 'OUT_OF_RANGE'),
     'OpError': ('flowstone.core.errors', 'OpError'),
+    'OperatorNotAllowedInGraphError': ('flowstone.graph.errors', 'OperatorNotAllowedInGraphError'),
     'OutOfRangeError': ('flowstone.core.errors', 'OutOfRangeError'),
     'PERMISSION_DENIED': ('flowstone.core.errors', 'PERMISSION_DENIED'),
     'PermissionDeniedError': ('flowstone.core.errors', 'PermissionDeniedError'),

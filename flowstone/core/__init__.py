@@ -1,0 +1,1 @@
+"""The eager core: dtypes, shapes, tensors, errors, context, the op registry and dispatch."""

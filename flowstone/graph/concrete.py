@@ -1,0 +1,317 @@
+"""`ConcreteFunction`: one traced graph, lowered to jax and compiled with `jax.jit`.
+
+The compiled program is a pure function
+`(written variable buffers, read-only variable buffers, input values) -> (outputs, new buffers)`:
+variables are threaded in and out as state and the buffers of the variables it writes are
+donated, so a training step updates its weights in place. A graph with host kernels (or
+one whose static inputs are only known at run time) runs through the same lowering
+node by node instead (`interpret`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import jax
+import numpy as np
+
+from flowstone.core import dtypes
+from flowstone.core.context import ctx
+from flowstone.core.tensor import EagerTensor
+from flowstone.graph import lowering, nest
+from flowstone.graph.funcgraph import inline
+from flowstone.graph.graphlib import SymbolicTensor
+
+_ARRAY = type(jax.numpy.zeros(()))
+
+_UIDS = itertools.count(1)
+_WRITES = frozenset(
+    "AssignVariableOp AssignAddVariableOp AssignSubVariableOp".split()
+)
+
+
+def written_inputs(graph, _cache={}) -> frozenset:  # noqa: B006 - a per-graph memo
+    """Positions of `graph.inputs` (resources) that the graph, or a function it calls, writes."""
+    found = _cache.get(id(graph))
+    if found is not None and found[0] is graph:
+        return found[1]
+    index = {id(p): i for i, p in enumerate(graph.inputs)}
+    written = set()
+    for node in graph.nodes:
+        targets = []
+        if node.type in _WRITES or node.type.startswith("ResourceScatter"):
+            targets.append(node.inputs[0])
+        for g in lowering.function_attrs(node):
+            offset = 1 if node.type in ("If", "StatelessIf") else 0
+            for pos in written_inputs(g):
+                if pos + offset < len(node.inputs):
+                    targets.append(node.inputs[pos + offset])
+        for t in targets:
+            if id(t) in index:
+                written.add(index[id(t)])
+    result = frozenset(written)
+    _cache[id(graph)] = (graph, result)
+    return result
+
+
+class Program:
+    """A graph's compiled form: the jitted pure function and how to feed it."""
+
+    def __init__(self, graph, name, residuals=False):
+        self.graph = graph
+        self.name = name
+        inputs = graph.inputs
+        resource = [i for i, p in enumerate(inputs) if p.dtype is dtypes.resource]
+        written = written_inputs(graph)
+        self.written = [i for i in resource if i in written]
+        self.read = [i for i in resource if i not in written]
+        self.values = [i for i, p in enumerate(inputs) if p.dtype is not dtypes.resource]
+        self.residual_tensors = residual_tensors(graph) if residuals else []
+        self.outputs = list(graph.outputs) + self.residual_tensors
+        self.interpret = lowering.needs_interpreter(graph) or any(
+            inputs[i].dtype is dtypes.string for i in self.values
+        ) or any(t.dtype in (dtypes.string, dtypes.resource, dtypes.variant) for t in self.outputs)
+        nw, nr = len(self.written), len(self.read)
+        self._split = (nw, nw + nr)
+        self._donating = jax.jit(self._flat, donate_argnums=tuple(range(nw)))
+        self._plain = jax.jit(self._flat)
+
+    def _flat(self, *args):
+        a, b = self._split
+        return self.pure(args[:a], args[a:b], args[b:])
+
+    def pure(self, written, read, values):
+        inputs = self.graph.inputs
+        state, feeds = {}, {}
+        for pos, v in zip(self.written, written):
+            state[pos] = v
+            feeds[id(inputs[pos])] = lowering.Slot(pos)
+        for pos, v in zip(self.read, read):
+            state[pos] = v
+            feeds[id(inputs[pos])] = lowering.Slot(pos)
+        for pos, v in zip(self.values, values):
+            feeds[id(inputs[pos])] = v
+        outs = lowering.run(self.graph, feeds, self.outputs, state, self.interpret, self.name)
+        return tuple(outs), tuple(state[pos] for pos in self.written)
+
+    def __call__(self, sources):
+        """Runs on `sources` (one per graph input: eager tensors and variable handles)."""
+        if self.interpret:
+            return self._interpret(sources)
+        written = self.written
+        if written:
+            handles = [sources[i] for i in written]
+            fn = self._donating if all(sys.getrefcount(h._buffer) <= 2 for h in handles) else self._plain
+            args = [h._buffer for h in handles]
+            args.extend(sources[i]._buffer for i in self.read)
+        else:
+            handles = ()
+            fn = self._plain
+            args = [sources[i]._buffer for i in self.read] if self.read else []
+        args.extend(sources[i]._value for i in self.values)
+        try:
+            outs, new = fn(*args)
+        except lowering.NotCompilable:
+            self.interpret = True
+            return self._interpret(sources)
+        for h, v in zip(handles, new):
+            h._buffer = v
+        return outs
+
+    def _interpret(self, sources):
+        handles = [sources[i] for i in self.written]
+        outs, new = self.pure(
+            tuple(h._buffer for h in handles),
+            tuple(sources[i]._buffer for i in self.read),
+            tuple(sources[i]._value for i in self.values),
+        )
+        for h, v in zip(handles, new):
+            h._buffer = v if isinstance(v, jax.Array) else jax.numpy.asarray(v)
+        return outs
+
+
+def residual_tensors(graph):
+    """Outputs of stateful nodes (variable reads, random draws) that a backward pass replays."""
+    out = []
+    for node in lowering.plan(graph, graph.outputs):
+        if node.type == "ReadVariableOp" or (
+            node._opdef.stateful and node.type not in ("Const", "Placeholder", "NoOp")
+            and not lowering.has_side_effects(node) and node.outputs
+            and node.type not in ("ResourceGather", "ResourceGatherNd") and node.type not in lowering._CALLS
+        ):
+            out.extend(node.outputs)
+    return out
+
+
+def wrap(value, dtype):
+    """An output value as an EagerTensor of `dtype`."""
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        if dtype is dtypes.string:
+            return EagerTensor(np.asarray(value, dtype=object), dtype)
+        value = jax.device_put(np.asarray(value, dtype=dtype.as_numpy_dtype))
+    return EagerTensor(value, dtype)
+
+
+class ConcreteFunction:
+    """A traced graph with a fixed input signature, callable with tensors.
+
+    >>> import flowstone as tf
+    >>> f = tf.function(lambda x: x * 2).get_concrete_function(tf.TensorSpec([2], tf.float32))
+    >>> f(tf.constant([1.0, 2.0])).numpy()
+    array([2., 4.], dtype=float32)
+    """
+
+    def __init__(self, graph, function_signature=None, name=None):
+        self.graph = graph
+        self._signature = function_signature
+        self._uid = next(_UIDS)
+        self._base_name = name or graph.name
+        self._arg_count = len(graph.inputs) - len(graph.captures)
+        self._program = None
+        self._residual_program = None
+        self._backward = {}
+        self._captured = [e for e, _ in graph.captures]
+        self._out_dtypes = [t.dtype for t in graph.outputs]
+        self._structure_is_flat_list = False
+
+    # --- TF's public attributes --------------------------------------------------------------
+    @property
+    def name(self) -> bytes:
+        return f"__inference_{self._base_name}_{self._uid}".encode()
+
+    @property
+    def inputs(self):
+        return list(self.graph.inputs)
+
+    @property
+    def outputs(self):
+        return list(self.graph.outputs)
+
+    @property
+    def structured_input_signature(self):
+        return self.graph.structured_input_signature
+
+    @property
+    def structured_outputs(self):
+        return self.graph.structured_outputs
+
+    @property
+    def captured_inputs(self):
+        return list(self._captured)
+
+    @property
+    def variables(self):
+        return tuple(self.graph.variables)
+
+    @property
+    def trainable_variables(self):
+        return tuple(v for v in self.graph.variables if v.trainable)
+
+    @property
+    def function_def(self):
+        from flowstone.graph import graphdef
+
+        return graphdef.function_def(self.graph, self.name.decode())
+
+    def pretty_printed_signature(self, verbose=True) -> str:
+        from flowstone.graph import printer
+
+        return printer.signature(self, verbose)
+
+    def __repr__(self):
+        from flowstone.graph import printer
+
+        return f"<ConcreteFunction {printer.short_signature(self)} at 0x{id(self):X}>"
+
+    # --- calling ------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        leaves = self._match_call(args, kwargs)
+        return self._call_structured(leaves)
+
+    def _match_call(self, args, kwargs):
+        from flowstone.graph import signature
+
+        return signature.match_concrete(self, args, kwargs)
+
+    def _call_structured(self, leaves):
+        outs = self._call_flat(leaves)
+        structure = self.graph.structured_outputs
+        if structure is None:
+            return None
+        if structure.__class__ is SymbolicTensor:
+            return outs[0]
+        it = iter(outs)
+        return nest.map_structure(lambda x: next(it) if isinstance(x, SymbolicTensor) else x, structure)
+
+    def _sources(self, leaves):
+        from flowstone.core.variables import Variable
+
+        sources = []
+        for leaf in leaves:
+            if leaf.__class__ is EagerTensor:
+                sources.append(leaf)
+            elif isinstance(leaf, Variable):
+                sources.append(leaf._handle)
+            elif isinstance(leaf, EagerTensor):
+                sources.append(leaf)
+            else:
+                from flowstone.core.tensor import convert_to_tensor
+
+                sources.append(convert_to_tensor(leaf))
+        sources.extend(self._captured)
+        return sources
+
+    def _call_flat(self, leaves):
+        """Runs on the tensor/variable leaves of the arguments; returns the flat outputs."""
+        if ctx.graph is not None:
+            return self._call_in_graph(leaves)
+        sources = self._sources(leaves)
+        if ctx.tapes and self._recordable(sources):
+            return self._call_recorded(sources)
+        program = self._program
+        if program is None:
+            program = self._program = Program(self.graph, self._base_name)
+        values = program(sources)
+        return [EagerTensor(v, dt) if v.__class__ is _ARRAY else wrap(v, dt) for v, dt in zip(values, self._out_dtypes)]
+
+    def _call_in_graph(self, leaves):
+        """Inside another trace the graph is inlined (its ops are recorded on active tapes)."""
+        from flowstone.core.variables import Variable
+
+        values = [leaf._handle if isinstance(leaf, Variable) else leaf for leaf in leaves]
+        return inline(self.graph, values + self._captured)
+
+    def _needs_interpreter(self) -> bool:
+        return lowering.needs_interpreter(self.graph)
+
+    def _recordable(self, sources) -> bool:
+        return any(lowering_trainable(s) for s in sources)
+
+    def _call_recorded(self, sources):
+        from flowstone.autodiff import tape as tape_lib
+        from flowstone.core.registry import OPS
+
+        program = self._residual_program
+        if program is None:
+            program = self._residual_program = Program(self.graph, self._base_name, residuals=True)
+        values = program(sources)
+        n = len(self.graph.outputs)
+        outs = [wrap(v, dt) for v, dt in zip(values[:n], self._out_dtypes)]
+        residuals = [wrap(v, t.dtype) for v, t in zip(values[n:], program.residual_tensors)]
+        for var in self.graph.variables:
+            for t in ctx.tapes:
+                accessed = getattr(t, "variable_accessed", None)
+                if accessed is not None:
+                    accessed(var)
+        tape_lib.record_operation(OPS["StatefulPartitionedCall"], {"f": self, "_residuals": residuals},
+                                  tuple(sources), tuple(outs))
+        return outs
+
+
+def lowering_trainable(t) -> bool:
+    from flowstone.autodiff.tape import is_trainable, watch_dtype
+
+    return is_trainable(watch_dtype(t))
+
+

@@ -1,0 +1,1 @@
+"""tf.Module, object tracking, and object-based checkpoints in TensorFlow's format."""

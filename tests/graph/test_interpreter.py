@@ -1,0 +1,58 @@
+"""The node-by-node interpreter: host kernels (py_function, strings) and error source lines."""
+
+import numpy as np
+import pytest
+
+import flowstone as tf
+from tests.helpers import assert_tensor
+
+
+def test_py_function_and_numpy_function_in_function():
+    @tf.function
+    def f(x):
+        y = tf.py_function(lambda a: a * 3.0, [x], tf.float32)
+        z = tf.numpy_function(lambda a: np.sin(a), [y], tf.float32)
+        return z + 1.0
+
+    x = tf.constant([1.0, 2.0])
+    assert_tensor(f(x), np.sin([3.0, 6.0]) + 1.0, rtol=1e-6)
+    assert f.get_concrete_function(x)._program.interpret
+
+
+def test_py_function_gradient():
+    @tf.function
+    def f(x):
+        return tf.py_function(lambda a: a * a, [x], tf.float32)
+
+    x = tf.constant(3.0)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = f(x)
+    assert_tensor(tape.gradient(y, x), 6.0)
+
+
+def test_string_ops_fall_back_to_the_interpreter():
+    if not hasattr(tf, "strings"):
+        pytest.skip("strings ops not available")
+
+    @tf.function
+    def f(s):
+        return tf.strings.length(s) + 1
+
+    s = tf.constant(["ab", "cde"])
+    assert_tensor(f(s), tf.strings.length(s).numpy() + 1)
+
+
+def test_error_points_at_user_line():
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    def h(x):
+        return tf.matmul(x, x)  # the failing op
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        h(tf.ones([2, 3]))
+    message = str(info.value)
+    line = next(i for i, text in enumerate(open(__file__), 1) if "the failing op" in text)
+    assert message.startswith("Graph execution error:")
+    assert "Detected at node MatMul defined at (most recent call last):" in message
+    assert f'test_interpreter.py", line {line}, in h' in message
+    assert "[[{{node MatMul}}]]" in message
