@@ -7,22 +7,9 @@ import sys
 
 
 def _demo(args) -> int:
-    import flowstone as tf
+    from flowstone import demo
 
-    print("flowstone", tf.__version__, "- TensorFlow 2's API on XLA")
-    print()
-    a = tf.constant([[1.0, 2.0], [3.0, 4.0]])
-    b = tf.ones([2, 2])
-    print("a =", a)
-    print("a + b =", a + b)
-    print("a @ b =", repr(tf.matmul(a, b)))
-    print("reduce_sum(a, axis=0) =", repr(tf.reduce_sum(a, axis=0)))
-    print("softmax(a) =", repr(tf.nn.softmax(a)))
-    print("a[:, ::-1] =", repr(a[:, ::-1]))
-    try:
-        tf.constant(1) + tf.constant(1.0)
-    except tf.errors.InvalidArgumentError as e:
-        print("int32 + float32 ->", type(e).__name__ + ":", e)
+    demo.run()
     return 0
 
 
