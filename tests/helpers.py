@@ -22,8 +22,9 @@ def assert_tensor(t, expected, dtype=None, rtol=1e-6, atol=1e-6):
 
 def numerical_gradient(fn, args, index, eps=1e-6):
     """Central differences of sum(fn(*args)) w.r.t. args[index] (float64 NumPy arrays)."""
-    x = np.array(args[index], dtype=np.float64)
-    grad = np.zeros_like(x)
+    # C order: reshape(-1) must be a view of x and grad, or the perturbations are lost.
+    x = np.array(args[index], dtype=np.float64, order="C")
+    grad = np.zeros_like(x, order="C")
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):
         old = flat[i]

@@ -3,6 +3,11 @@
 Eagerly, it runs the op's cached compiled kernel and records the op on active tapes;
 while a `tf.function` is traced, it appends a node to the graph being built instead.
 Ops never branch on the mode themselves.
+
+The eager path is the hot path of every op: it reads only what `OpDef` precomputed at
+registration (dtype checks, the default attr key, which inputs may carry strings) and
+builds the cache key without sorting or merging when the caller passes no attrs or all
+of them. A string input sends the call through `registry.call_on_codes`.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import numpy as np
 from flowstone.core import dtypes
 from flowstone.core.context import ctx
 from flowstone.core.errors import InvalidArgumentError
-from flowstone.core.registry import OPS, OpDef
+from flowstone.core.registry import OPS, OpDef, call_on_codes, flat_position, hashable
 from flowstone.core.tensor import EagerTensor, Tensor, dtype_error
 
 _from_numpy = dtypes._BY_NP.get
+_STRING = dtypes.string
+_PLAIN = frozenset((bool, int, float, str, type(None), dtypes.DType))
+_hashable = hashable  # the graph modules import it from here
 
 
 def execute(op: str | OpDef, inputs, attrs=None, name=None):
@@ -23,28 +31,53 @@ def execute(op: str | OpDef, inputs, attrs=None, name=None):
 
     Returns the single output tensor, or a tuple of outputs for multi-output ops.
     """
-    opdef = op if isinstance(op, OpDef) else OPS[op]
+    opdef = op if op.__class__ is OpDef else OPS[op]
     if opdef.has_lists:
         inputs, attrs = _flatten_lists(opdef, inputs, attrs)
-    if opdef.same_dtype or opdef.type_attrs:
-        _check_dtypes(opdef, inputs)
+        _check_list_dtypes(opdef, inputs, attrs)
+    else:
+        for i, j in opdef.same_checks:
+            if inputs[i]._dtype is not inputs[j]._dtype:
+                raise dtype_error(opdef.name, i, inputs[j]._dtype, inputs[i]._dtype)
+        for i, attr, allowed, fixed in opdef.type_checks:
+            dt = inputs[i]._dtype
+            if allowed is not None and dt not in allowed:
+                raise _not_allowed(opdef, attr, dt, allowed)
+            if fixed is not None and dt is not fixed:
+                raise dtype_error(opdef.name, i, fixed, dt)
     graph = ctx.graph
     if graph is not None:
         outs = graph.create_op(opdef, list(inputs), attrs or {}, name=name)
         return outs[0] if opdef.single else tuple(outs)
-    static = _static_positions(opdef, attrs) if opdef.has_lists and opdef.static_index else opdef.static_index
-    key = _cache_key(opdef, inputs, attrs, static)
-    fn = opdef._cache.get(key) or opdef.compiled(key)
-    if opdef.static_index:
-        values = [t._value for i, t in enumerate(inputs) if i not in static]
-    else:
+    if not attrs and opdef.default_fn is not None:
+        fn = opdef.default_fn
         values = [t._value for t in inputs]
+    else:
+        fn, values = _kernel(opdef, inputs, attrs)
+    strings = False
+    if opdef.string_inputs:
+        for t in inputs if opdef.has_lists else [inputs[i] for i in opdef.string_inputs]:
+            if t._dtype is _STRING:
+                strings = True
+                break
     try:
-        result = fn(*_regroup(opdef, values, attrs) if opdef.has_lists else values)
+        if opdef.has_lists:
+            values = _regroup(opdef, values, attrs)
+        if strings:
+            result = call_on_codes(
+                fn, values, opdef.output_is_string([t._dtype for t in inputs], attrs)
+            )
+        else:
+            result = fn(*values)
     except (TypeError, ValueError) as e:
         raise InvalidArgumentError(None, None, f"{e} [Op:{opdef.name}]") from None
     if opdef.single:
-        out = _wrap(result)
+        dtype = _from_numpy(result.dtype)
+        out = (
+            EagerTensor(result, dtype)
+            if dtype is not None and dtype is not _STRING
+            else _wrap(result)
+        )
         if ctx.tapes:
             _record(opdef, attrs, inputs, (out,))
         return out
@@ -54,49 +87,58 @@ def execute(op: str | OpDef, inputs, attrs=None, name=None):
     return outs
 
 
+def _kernel(opdef: OpDef, inputs, attrs):
+    """The compiled kernel for this call and the values of its dynamic inputs."""
+    if attrs:
+        akey = _attr_key(opdef, attrs)
+    else:
+        akey = opdef.default_key
+        if akey is None:
+            opdef.full_attrs(attrs)  # raises TypeError naming the missing attr
+    if opdef.kernel_types:
+        akey = akey + opdef.type_key(inputs, attrs)
+    if opdef.static_index:
+        static = _static_positions(opdef, attrs) if opdef.has_lists else opdef.static_index
+        key = (akey, tuple([static_value(inputs[i]) for i in static]))
+        values = [t._value for i, t in enumerate(inputs) if i not in static]
+    else:
+        key = (akey, ())
+        values = [t._value for t in inputs]
+    fn = opdef._cache.get(key)
+    if fn is None:
+        fn = opdef.compiled(key)
+    return fn, values
+
+
 def _wrap(value) -> EagerTensor:
     dtype = _from_numpy(value.dtype)
     if dtype is None:
         dtype = dtypes.from_numpy(value.dtype)
-    if dtype is dtypes.string and not isinstance(value, np.ndarray):
+    if dtype is _STRING and not isinstance(value, np.ndarray):
         value = np.asarray(value, dtype=object)
     return EagerTensor(value, dtype)
 
 
+def _attr_key(opdef: OpDef, attrs) -> tuple:
+    """The attr part of the cache key: `(name, value)` pairs for every value attr, by name."""
+    names = opdef.attr_names
+    try:
+        key = tuple(
+            [(k, v if v.__class__ in _PLAIN else hashable(v)) for k in names for v in (attrs[k],)]
+        )
+    except KeyError:
+        key = None
+    if key is not None:
+        if len(attrs) == len(names) or all(k in opdef.attrs or k in opdef.inferred for k in attrs):
+            return key
+    # Some attrs are defaulted, or the caller passed inferred ones (N, T): check and merge.
+    full = opdef.full_attrs(attrs)
+    return tuple((k, hashable(full[k])) for k in names)
+
+
 def _static_positions(opdef: OpDef, attrs):
     """Where the static inputs sit in the flattened input list (list inputs expanded)."""
-    pos, i = [], 0
-    for k, arg in enumerate(opdef.inputs):
-        if k in opdef.static_index:
-            pos.append(i)
-        i += attrs[arg.number_attr] if arg.number_attr else 1
-    return tuple(pos)
-
-
-def _cache_key(opdef: OpDef, inputs, attrs, static_pos=None):
-    static = ()
-    if opdef.static_index:
-        positions = opdef.static_index if static_pos is None else static_pos
-        static = tuple(static_value(inputs[i]) for i in positions)
-    if attrs:
-        attrs = tuple(sorted((k, _hashable(v)) for k, v in attrs.items() if k not in opdef.inferred))
-        for k, _ in attrs:
-            if k not in opdef.attrs:
-                raise TypeError(f"{opdef.name} got an unexpected attr '{k}'")
-    else:
-        attrs = ()
-    if len(attrs) != len(opdef.attrs):
-        full = opdef.full_attrs(dict(attrs))
-        attrs = tuple(sorted((k, _hashable(v)) for k, v in full.items()))
-    return attrs, static
-
-
-def _hashable(v):
-    if isinstance(v, list):
-        return tuple(_hashable(x) for x in v)
-    if isinstance(v, np.ndarray):
-        return _hashable(v.tolist())
-    return v
+    return tuple(flat_position(opdef, k, attrs) for k in opdef.static_index)
 
 
 def static_value(t: Tensor):
@@ -104,7 +146,7 @@ def static_value(t: Tensor):
     if isinstance(t, EagerTensor):
         v = t._value
         a = v if isinstance(v, np.ndarray) else np.asarray(v)
-        return a.item() if a.ndim == 0 else _hashable(a)
+        return a.item() if a.ndim == 0 else hashable(a)
     raise TypeError(f"{t!r} must be known while tracing")
 
 
@@ -140,20 +182,21 @@ def _regroup(opdef: OpDef, values, attrs):
     return grouped
 
 
-def _check_dtypes(opdef: OpDef, inputs) -> None:
-    """TF's type constraints: inputs sharing a type attr agree, and the dtype is allowed."""
-    for group in opdef.same_dtype:
-        first = inputs[group[0]].dtype
-        for i in group[1:]:
-            if inputs[i].dtype is not first:
-                raise dtype_error(opdef.name, i, first, inputs[i].dtype)
-    if not opdef.has_lists:
-        for arg, t in zip(opdef.inputs, inputs):
-            allowed = opdef.type_attrs.get(arg.type_attr) if arg.type_attr else None
-            if allowed is not None and t.dtype not in allowed:
-                raise _not_allowed(opdef, arg.type_attr, t.dtype, allowed)
-            if arg.fixed is not None and t.dtype is not arg.fixed:
-                raise dtype_error(opdef.name, opdef.inputs.index(arg), arg.fixed, t.dtype)
+def _check_list_dtypes(opdef: OpDef, inputs, attrs) -> None:
+    """`execute()`'s dtype checks for ops with list inputs (positions depend on list lengths)."""
+    for i, j in opdef.same_checks:
+        a, b = flat_position(opdef, i, attrs), flat_position(opdef, j, attrs)
+        if inputs[a]._dtype is not inputs[b]._dtype:
+            raise dtype_error(opdef.name, a, inputs[b]._dtype, inputs[a]._dtype)
+    for k, attr, allowed, fixed in opdef.type_checks:
+        arg = opdef.inputs[k]
+        start = flat_position(opdef, k, attrs) if k else 0
+        for i in range(start, start + attrs[arg.number_attr]) if arg.number_attr else (start,):
+            dt = inputs[i]._dtype
+            if allowed is not None and dt not in allowed:
+                raise _not_allowed(opdef, attr, dt, allowed)
+            if fixed is not None and dt is not fixed:
+                raise dtype_error(opdef.name, i, fixed, dt)
 
 
 def _not_allowed(opdef, attr, dtype, allowed):

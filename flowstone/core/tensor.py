@@ -445,7 +445,14 @@ def to_numpy_value(value, dtype: dtypes.DType | None = None):
     try:
         arr = np.array(value, dtype=dtype.as_numpy_dtype)
     except OverflowError:
-        raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtype.name}") from None
+        if not dtype.is_integer:
+            raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {dtype.name}") from None
+        # TF wraps Python ints into a narrower integer dtype as a C cast does (300 -> uint8 44)
+        # and refuses only ints outside int64.
+        try:
+            arr = np.array(value, dtype=np.int64).astype(dtype.as_numpy_dtype)
+        except OverflowError:
+            raise ValueError("Can't convert Python sequence with out-of-range integer to Tensor.") from None
     except ValueError:
         raise ValueError("Can't convert non-rectangular Python sequence to Tensor.") from None
     return arr, dtype

@@ -28,7 +28,7 @@ import numpy as np
 from flowstone.core import dtypes
 from flowstone.core.errors import InvalidArgumentError, OpError
 from flowstone.core.execute import _hashable, _regroup, _static_positions
-from flowstone.core.registry import _with_statics
+from flowstone.core.registry import _with_statics, call_on_codes
 
 _FOLD_LIMIT = 4096
 _SIDE_EFFECTS = frozenset(
@@ -123,7 +123,7 @@ def needs_interpreter(graph, seen=None) -> bool:
         return False
     seen.add(id(graph))
     for node in graph.nodes:
-        if node._opdef.host:
+        if node._opdef.host or node._opdef.on_codes(node.inputs):
             return True
         for g in function_attrs(node):
             if needs_interpreter(g, seen):
@@ -216,7 +216,7 @@ def _static(v, node, index):
 def _kernel_key(node, statics):
     opdef = node._opdef
     attrs = tuple(sorted((k, _hashable(v)) for k, v in node.attrs.items() if k in opdef.attrs))
-    return attrs, statics
+    return attrs + opdef.type_key(node.inputs, node.attrs), statics
 
 
 def _run_kernel(node, vals, interpret):
@@ -225,8 +225,9 @@ def _run_kernel(node, vals, interpret):
     if static_index and opdef.has_lists:
         static_index = _static_positions(opdef, node.attrs)
     statics = tuple(_static(vals[i], node, i) for i in static_index) if static_index else ()
-    if opdef.host and not interpret:
-        raise NotCompilable(f"{node.type} has a host kernel")
+    strings = opdef.on_codes(node.inputs)
+    if (opdef.host or strings) and not interpret:
+        raise NotCompilable(f"{node.type} has a host kernel or string inputs")
     key = _kernel_key(node, statics)
     dyn = [v for i, v in enumerate(vals) if i not in static_index] if static_index else vals
     if opdef.has_lists:
@@ -243,7 +244,10 @@ def _run_kernel(node, vals, interpret):
             out = opdef.compiled(key)(*dyn)
         outs = out if isinstance(out, (tuple, list)) else (out,)
         return [np.asarray(o) if not _opaque(o) else o for o in outs]
-    out = (opdef.compiled(key) if interpret else _traceable(opdef, key))(*dyn)
+    if strings:
+        out = call_on_codes(opdef.compiled(key), dyn, [t.dtype is dtypes.string for t in node.outputs])
+    else:
+        out = (opdef.compiled(key) if interpret else _traceable(opdef, key))(*dyn)
     if opdef.single:
         return (out,)
     return tuple(out)

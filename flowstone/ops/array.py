@@ -11,7 +11,7 @@ import numpy as np
 from flowstone._export import export
 from flowstone.core import dtypes
 from flowstone.core.execute import execute
-from flowstone.core.registry import COMPLEX, INDEX, REAL, REQUIRED, gradient, op
+from flowstone.core.registry import COMPLEX, INDEX, NON_STRING, REAL, REQUIRED, gradient, op
 from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
 
 # --- Identity ---------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def _cast_kernel(x, DstT, Truncate):  # noqa: N803 - TF attr names
     return x.astype(dst)
 
 
-op("Cast", "x: SrcT -> y: DstT", {"DstT": REQUIRED, "Truncate": False},
+op("Cast", "x: SrcT -> y: DstT", {"SrcT": NON_STRING, "DstT": REQUIRED, "Truncate": False},
    shape="same")(_cast_kernel)
 
 
@@ -65,6 +65,10 @@ def cast(x, dtype, name=None):
     x = convert_to_tensor(x)
     if x.dtype is dtype:
         return x
+    if dtypes.string in (x.dtype, dtype):
+        from flowstone.core.errors import UnimplementedError
+
+        raise UnimplementedError(None, None, f"Cast {x.dtype.name} to {dtype.name} is not supported [Op:Cast]")
     return execute("Cast", (x,), {"DstT": dtype}, name=name)
 
 
@@ -328,7 +332,7 @@ def fill(dims, value, name=None):
 
 
 op("ZerosLike", "x: T -> y: T", shape="same", differentiable=False)(jnp.zeros_like)
-op("OnesLike", "x: T -> y: T", shape="same", differentiable=False)(jnp.ones_like)
+op("OnesLike", "x: T -> y: T", {"T": NON_STRING}, shape="same", differentiable=False)(jnp.ones_like)
 
 
 @export("zeros_like")
@@ -412,26 +416,21 @@ def ones(shape, dtype=dtypes.float32, name=None, layout=None):  # noqa: F811
     return _filled(shape, dtype, True if dtype is dtypes.bool_ else 1, name)
 
 
-def _range_kernel(start, limit, delta):
+def _range_kernel(start, limit, delta, Tidx=None):  # noqa: N803 - TF's attr name
     if delta == 0:
         raise ValueError(f"Requires delta != 0: {delta}")
     if (delta > 0 and start > limit) or (delta < 0 and start < limit):
         raise ValueError(f"Requires start <= limit when delta > 0: {start}/{limit}" if delta > 0
                          else f"Requires start >= limit when delta < 0: {start}/{limit}")
-    out = jnp.arange(start, limit, delta)
-    # Static inputs arrive as Python numbers, so the kernel cannot see Tidx: integer ranges come
-    # out int32 when they fit (TF's default) and float ranges float64; `range` casts the rest.
-    if out.dtype == jnp.int64 and all(abs(v) <= 2**31 - 1 for v in (start, limit)):
-        out = out.astype(jnp.int32)
-    return out
+    # Static inputs arrive as Python numbers: the dtype comes from the Tidx attr (absent only
+    # while graph shape inference evaluates the kernel, which reads the shape alone).
+    return jnp.arange(start, limit, delta, dtype=None if Tidx is None else Tidx.as_numpy_dtype)
 
 
 op("Range", "start: Tidx, limit: Tidx, delta: Tidx -> output: Tidx",
    {"Tidx": (dtypes.bfloat16, dtypes.float16, dtypes.float32, dtypes.float64, dtypes.int8, dtypes.int16,
              dtypes.int32, dtypes.int64, dtypes.uint16, dtypes.uint32)},
-   static=("start", "limit", "delta"), differentiable=False)(
-    lambda start, limit, delta: _range_kernel(start, limit, delta)
-)
+   static=("start", "limit", "delta"), differentiable=False)(_range_kernel)
 
 
 @export("range")
@@ -724,16 +723,16 @@ def shape_n(input, out_type=dtypes.int32, name=None):  # noqa: A002
     return list(out)
 
 
-def _broadcast_args_kernel(s0, s1):
+def _broadcast_args_kernel(s0, s1, T=None):  # noqa: N803 - TF's attr name
     s0, s1 = _as_tuple(s0), _as_tuple(s1)
     out = _broadcast_shapes(s0, s1)
     if out is None:
         raise ValueError(f"Incompatible shapes: {fmt_shape(s0)} vs. {fmt_shape(s1)}")
-    return jnp.array(out, dtype=jnp.int64 if max(out, default=0) > 2**31 - 1 else jnp.int32)
+    return jnp.array(out, dtype=jnp.int32 if T is None else T.as_numpy_dtype)
 
 
 op("BroadcastArgs", "s0: T, s1: T -> r0: T", {"T": INDEX}, static=("s0", "s1"), differentiable=False)(
-    lambda s0, s1: _broadcast_args_kernel(s0, s1)
+    _broadcast_args_kernel
 )
 
 

@@ -250,7 +250,8 @@ def _assert_host(summarize, condition, *data):
         raise InvalidArgumentError(None, None, _assert_message(str(bool(np.asarray(condition))), data, summarize))
 
 
-@op("Assert", "condition: bool, data: N * T -> ", {"summarize": 3}, stateful=True, differentiable=False)
+@op("Assert", "condition: bool, data: N * T -> ", {"summarize": 3}, stateful=True, host_strings=True,
+    differentiable=False)
 def _assert_kernel(condition, data, summarize):
     if _traced(condition, *data):
         jax.debug.callback(lambda c, *d: _assert_host(summarize, c, *d), condition, *data, ordered=True)

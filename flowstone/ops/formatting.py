@@ -123,7 +123,7 @@ def _pieces(template: str, placeholder: str, count: int):
 
 
 @op("StringFormat", "inputs: N * T -> output: string", {"template": "%s", "placeholder": "%s", "summarize": 3},
-    stateful=True, differentiable=False)
+    stateful=True, host_strings=True, differentiable=False)
 def _string_format(inputs, template, placeholder, summarize):
     pieces = _pieces(template, placeholder, len(inputs))
     if any(isinstance(v, jax.core.Tracer) for v in inputs):

@@ -24,7 +24,7 @@ from flowstone.core import dtypes
 from flowstone.core.context import ctx
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
-from flowstone.core.registry import INDEX, gradient, op
+from flowstone.core.registry import INDEX, NON_STRING, gradient, op
 from flowstone.core.tensor import EagerTensor, Tensor, constant_value, convert_to_tensor
 from flowstone.ops.array import _as_tuple, _dims, cast, fmt_shape, reshape, shape, zeros_like
 
@@ -529,7 +529,7 @@ def _scatter_nd_kernel(indices, updates, shape_):
 
 
 op("ScatterNd", "indices: Tindices, updates: T, shape: Tindices -> output: T",
-   {"Tindices": (dtypes.int16, dtypes.int32, dtypes.int64)}, static=("shape",))(_scatter_nd_kernel)
+   {"T": NON_STRING, "Tindices": (dtypes.int16, dtypes.int32, dtypes.int64)}, static=("shape",))(_scatter_nd_kernel)
 gradient("ScatterNd")(lambda op, grad: [None, gather_nd(grad, op.inputs[0]), None])
 
 
@@ -565,8 +565,10 @@ def _tensor_scatter_op(raw, update):
         idx = _check_updates(indices, updates, tensor.shape)
         return update(tensor.at[idx], updates)
 
+    # Strings run on codes (registry.py): updating, min and max are exact on them, sums are not.
+    allowed = NON_STRING if raw in ("TensorScatterAdd", "TensorScatterSub") else None
     op(raw, "tensor: T, indices: Tindices, updates: T -> output: T",
-       {"Tindices": (dtypes.int16, dtypes.int32, dtypes.int64)})(kernel)
+       {"T": allowed, "Tindices": (dtypes.int16, dtypes.int32, dtypes.int64)})(kernel)
 
     def wrapper(tensor, indices, updates, name=None):
         tensor = convert_to_tensor(tensor)

@@ -15,7 +15,7 @@ import numpy as np
 from flowstone._export import export
 from flowstone.core import dtypes
 from flowstone.core.execute import execute
-from flowstone.core.registry import INDEX, REQUIRED, gradient, op
+from flowstone.core.registry import INDEX, NON_STRING, REQUIRED, gradient, op
 from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
 from flowstone.ops.array import _as_tuple, _dims, cast, fmt_shape, reshape, shape, zeros_like
 
@@ -363,7 +363,8 @@ op("PadV2", "input: T, paddings: Tpaddings, constant_values: T -> output: T", {"
    static=("paddings",))(_pad_kernel)
 op("MirrorPad", "input: T, paddings: Tpaddings -> output: T", {"Tpaddings": INDEX, "mode": REQUIRED},
    static=("paddings",))(_mirror_pad_kernel)
-op("MirrorPadGrad", "input: T, paddings: Tpaddings -> output: T", {"Tpaddings": INDEX, "mode": REQUIRED},
+op("MirrorPadGrad", "input: T, paddings: Tpaddings -> output: T",
+   {"T": NON_STRING, "Tpaddings": INDEX, "mode": REQUIRED},
    static=("paddings",))(_mirror_pad_grad_kernel)
 
 

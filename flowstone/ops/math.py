@@ -38,16 +38,24 @@ SIGNED = FLOATS + SIGNED_INTS
 SIGNED_COMPLEX = SIGNED + COMPLEX
 
 
-def binary_pair(x, y, name=None):
-    """Converts the operands of a binary op: Python values adapt to the other tensor's dtype."""
+def binary_pair(x, y, name=None, hint=False):
+    """Converts the operands of a binary op: Python values adapt to the other tensor's dtype.
+
+    A value that cannot take that dtype (1.5 for int32) raises TypeError, as TF's generated
+    op wrappers do. With `hint=True` (TF 2.21's `tf.add` and `+`) the second operand only
+    takes the first one's dtype as a hint: when it cannot, it keeps its own inferred dtype and
+    the op reports the mismatch (InvalidArgumentError naming both dtypes).
+    """
     if isinstance(x, Tensor):
         if isinstance(y, Tensor):
             return x, y
+        if hint:
+            return x, convert_to_tensor(y, dtype_hint=x.dtype)
         return x, convert_to_tensor(y, dtype=x.dtype)
     if isinstance(y, Tensor):
         return convert_to_tensor(x, dtype=y.dtype), y
     x = convert_to_tensor(x)
-    return x, convert_to_tensor(y, dtype=x.dtype)
+    return x, convert_to_tensor(y, dtype_hint=x.dtype) if hint else convert_to_tensor(y, dtype=x.dtype)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -167,6 +175,11 @@ def _binary_wrapper(raw, args=("x", "y")):
             x, y = binary_pair(x, y)
             if y.dtype.is_integer and isinstance(y, EagerTensor) and np.any(np.asarray(y._value) < 0):
                 raise InvalidArgumentError(None, None, "Integers to negative integer powers are not allowed [Op:Pow]")
+            return execute(raw, (x, y), name=name)
+    elif raw == "AddV2":
+
+        def wrapper(x, y, name=None):
+            x, y = binary_pair(x, y, hint=True)
             return execute(raw, (x, y), name=name)
     else:
 

@@ -111,7 +111,8 @@ def _with(case, inputs, index, value):
 
 def _central(fn, base, eps=1e-6):
     """Central differences of the scalar `fn(x)` at the float64 array `base`."""
-    want = np.zeros_like(base)
+    # C order: want.reshape(-1) must be a view, or the assignments below are lost.
+    want = np.zeros_like(base, order="C")
     for i in range(base.size):
         vals = []
         for step in (eps, -eps):

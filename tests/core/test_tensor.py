@@ -134,3 +134,74 @@ def test_dtype_rules():
     assert (tf.constant(1.0) + 1).dtype is tf.float32
     assert (tf.constant(1, tf.int64) + 2).dtype is tf.int64
     assert (tf.constant([1.0], tf.float64) + 2.5).dtype is tf.float64
+
+
+def test_python_operand_conversion():
+    # TF 2.21: `+` and tf.add take the tensor's dtype only as a hint for the Python operand, so
+    # a value that cannot take it keeps its own dtype and AddV2 reports the mismatch ...
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"AddV2 as input #1\(zero-based\) was expected to be a int32 tensor but is a float32"):
+        tf.constant(1) + 1.5
+    with pytest.raises(tf.errors.InvalidArgumentError, match="float32 tensor but is a string tensor"):
+        tf.constant(1.0) + "a"
+    with pytest.raises(tf.errors.InvalidArgumentError, match="int32 tensor but is a float32 tensor"):
+        tf.add(tf.constant([1]), [1.5])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="int64 tensor but is a float32 tensor"):
+        tf.constant(1, tf.int64) + 1.5
+    # ... while the other ops (and reflected operators) refuse to convert it.
+    with pytest.raises(TypeError, match="Cannot convert 1.5 to EagerTensor of dtype int32"):
+        tf.constant(1) * 1.5
+    with pytest.raises(TypeError, match="Cannot convert 1.5 to EagerTensor of dtype int32"):
+        1.5 + tf.constant(1)
+    with pytest.raises(TypeError):
+        tf.equal(tf.constant(1), 1.5)
+    assert_tensor(1 + tf.constant(1.5), 2.5, tf.float32)
+    assert_tensor(tf.constant(1.0) + True, 2.0, tf.float32)
+    # Python ints wrap into a narrower integer dtype (a C cast); only ints beyond int64 fail.
+    assert_tensor(tf.constant(1, tf.uint8) + 300, 45, tf.uint8)
+    assert_tensor(tf.constant(1, tf.uint8) - 300, 213, tf.uint8)
+    assert_tensor(tf.constant(1, tf.int8) * 200, -56, tf.int8)
+    assert_tensor(tf.constant(1) + 2**40, 1, tf.int32)
+    assert_tensor(tf.constant(1, tf.int64) + 2**40, 2**40 + 1, tf.int64)
+    assert_tensor(tf.constant(300, tf.uint8), 44, tf.uint8)
+    assert_tensor(tf.constant(1, tf.uint64) + 2**63, 2**63 + 1, tf.uint64)
+    with pytest.raises(ValueError, match="out-of-range integer"):
+        tf.constant(1, tf.int64) + 2**63
+    with pytest.raises(ValueError, match="out-of-range integer"):
+        tf.constant(1) + 2**70
+
+
+_OPERAND_CASES = [
+    "tf.constant(1) + 1.5", "tf.add(tf.constant(1), 1.5)", "tf.constant(1.0) + 'a'", "tf.constant([1]) + [1.5]",
+    "tf.constant(1, tf.int64) + 2**40", "tf.constant(1) + 2**40", "tf.constant(1) + 2**70",
+    "tf.constant(1, tf.uint8) + 300", "300 + tf.constant(1, tf.uint8)", "tf.constant(1, tf.uint8) * 300",
+    "tf.constant(1, tf.uint8) + (-1)", "tf.constant(1.0) + 1j", "tf.constant(1.0) * 1j", "1.5 + tf.constant(1)",
+    "1 + tf.constant(1.5)", "tf.constant(1) * 1.5", "tf.constant(1) < 1.5", "tf.constant(1) == 1.5",
+    "tf.constant('a') == 'a'", "tf.constant('a') == 1", "tf.constant(True) & 1", "tf.constant(1) + True",
+    "tf.constant(1.0, tf.float16) + 1e10", "tf.add(1, 2.5)", "tf.constant(1) + np.float64(1.5)",
+    "tf.constant(1.0) + np.array([1.5])", "tf.constant(1, tf.int64) + 2**63", "tf.constant(1, tf.uint64) + 2**63",
+]
+
+
+# Run as text both here and in the TensorFlow subprocess (so it has no source file to find).
+_OUTCOMES = """
+def outcomes(tf, np, cases):
+    out = {}
+    for code in cases:
+        try:
+            r = eval(code)
+            out[code] = [r.dtype.name, np.asarray(r).tolist() if r.dtype.name != "string" else None]
+        except Exception as e:
+            out[code] = [type(e).__name__]
+    return out
+"""
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_python_operand_conversion_matches_tensorflow(tf_oracle):
+    want = tf_oracle(_OUTCOMES + "\nresult = outcomes(tf, np, args['cases'])", {"cases": _OPERAND_CASES})
+    scope = {}
+    exec(_OUTCOMES, scope)  # noqa: S102 - the snippet above, shared with the oracle
+    got = scope["outcomes"](tf, np, _OPERAND_CASES)
+    for code in _OPERAND_CASES:
+        assert got[code] == want[code], f"{code}: flowstone {got[code]} vs TensorFlow {want[code]}"
