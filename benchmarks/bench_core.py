@@ -10,9 +10,9 @@ import time
 def setup_import_and_first_op(framework):
     """`import <framework>` plus one op, in a fresh interpreter (best of 3)."""
     code = (
-        "import time; t = time.perf_counter(); import {m} as tf; "
+        f"import time; t = time.perf_counter(); import {framework} as tf; "
         "x = tf.constant([1.0, 2.0]); y = (x + x).numpy(); print(time.perf_counter() - t)"
-    ).format(m=framework)
+    )
     runs = []
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

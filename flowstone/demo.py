@@ -75,13 +75,13 @@ def run(out=print) -> float:
         return loss
 
     start = time.perf_counter()
-    for i in range(100):
+    for _ in range(100):
         loss = step()
     out(f"   eager: 100 steps, loss {float(loss):.4f} ({time.perf_counter() - start:.2f} s)")
 
     compiled = tf.function(step)
     start = time.perf_counter()
-    for i in range(400):
+    for _ in range(400):
         loss = compiled()
     out(f"   tf.function: 400 more steps, loss {float(loss):.4f} ({time.perf_counter() - start:.2f} s)")
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.cast(net(x) > 0, tf.float32), y), tf.float32))

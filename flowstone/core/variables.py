@@ -218,6 +218,12 @@ for _kind in ("Update", "Add", "Sub", "Mul", "Div", "Min", "Max"):
 for _kind in ("Update", "Add", "Sub", "Min", "Max"):
     STATE_RULES[f"ResourceScatterNd{_kind}"] = _rule_scatter_nd(_kind)
 
+# Resource ops that replace the variable's value (the others only read it); other modules
+# declaring such ops (`RngReadAndSkip`) add their names.
+WRITE_OPS = {"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp"}
+WRITE_OPS.update(name for name in STATE_RULES if name.startswith("ResourceScatter"))
+
+
 # Eager kernels run the rules compiled; attrs that change the computation are static.
 _JIT = {name: jax.jit(rule, static_argnames=("batch_dims",)) if "Gather" in name else jax.jit(rule)
         for name, rule in STATE_RULES.items() if name != "ReadVariableOp"}

@@ -19,6 +19,7 @@ import numpy as np
 from flowstone.core import dtypes
 from flowstone.core.context import ctx
 from flowstone.core.tensor import EagerTensor
+from flowstone.core.variables import WRITE_OPS
 from flowstone.graph import lowering, nest
 from flowstone.graph.funcgraph import inline
 from flowstone.graph.graphlib import SymbolicTensor
@@ -26,9 +27,6 @@ from flowstone.graph.graphlib import SymbolicTensor
 _ARRAY = type(jax.numpy.zeros(()))
 
 _UIDS = itertools.count(1)
-_WRITES = frozenset(
-    "AssignVariableOp AssignAddVariableOp AssignSubVariableOp".split()
-)
 
 
 def written_inputs(graph, _cache={}) -> frozenset:  # noqa: B006 - a per-graph memo
@@ -40,7 +38,7 @@ def written_inputs(graph, _cache={}) -> frozenset:  # noqa: B006 - a per-graph m
     written = set()
     for node in graph.nodes:
         targets = []
-        if node.type in _WRITES or node.type.startswith("ResourceScatter"):
+        if node.type in WRITE_OPS:
             targets.append(node.inputs[0])
         for g in lowering.function_attrs(node):
             offset = 1 if node.type in ("If", "StatelessIf") else 0

@@ -20,6 +20,7 @@ from flowstone.core.context import ctx, graph_mode
 from flowstone.core.registry import OPS, OpDef
 from flowstone.core.shape import TensorShape, as_shape
 from flowstone.core.tensor import EagerTensor, Tensor
+from flowstone.core.variables import WRITE_OPS
 from flowstone.graph import builtin  # noqa: F401 - registers Const, Placeholder, NoOp
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -366,9 +367,6 @@ class Graph:
         return f"<flowstone.Graph '{self.name}' with {len(self.nodes)} nodes>"
 
 
-_WRITE_OPS = frozenset(("AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp"))
-
-
 def _record(opdef, attrs, raw, inputs, outputs):
     """Records a new node on the active tapes, with variable handles as the inputs they read.
 
@@ -379,7 +377,7 @@ def _record(opdef, attrs, raw, inputs, outputs):
     for r, t in zip(raw, inputs):
         if t.dtype is dtypes.resource:
             var = _variable_of(r, t)
-            if var is not None and opdef.name not in _WRITE_OPS and not opdef.name.startswith("ResourceScatter"):
+            if var is not None and opdef.name not in WRITE_OPS:
                 for tape in ctx.tapes:
                     accessed = getattr(tape, "variable_accessed", None)
                     if accessed is not None:

@@ -29,12 +29,10 @@ from flowstone.core import dtypes
 from flowstone.core.errors import InvalidArgumentError, OpError
 from flowstone.core.execute import _hashable, _regroup, _static_positions
 from flowstone.core.registry import _with_statics, call_on_codes
+from flowstone.core.variables import WRITE_OPS
 
 _FOLD_LIMIT = 4096
-_SIDE_EFFECTS = frozenset(
-    "AssignVariableOp AssignAddVariableOp AssignSubVariableOp PrintV2 Print EagerPyFunc PyFunc "
-    "Assert".split()
-)
+_SIDE_EFFECTS = frozenset("PrintV2 Print EagerPyFunc PyFunc Assert".split())
 
 
 _NOT_CONCRETE = (
@@ -81,7 +79,7 @@ def has_side_effects(node) -> bool:
     kind = node.type
     if kind in _CALLS:
         return any(graph_has_side_effects(g) for g in function_attrs(node))
-    if kind in _SIDE_EFFECTS or kind.startswith("ResourceScatter"):
+    if kind in _SIDE_EFFECTS or kind in WRITE_OPS:
         return True
     return node._opdef.stateful and kind not in _PURE_STATEFUL
 

@@ -6,8 +6,11 @@ the state after a draw equals TensorFlow's), and runs a stateless `...V2` op wit
 and counter. The numbers themselves come from jax's threefry generator (see
 `flowstone/ops/random.py`), so they differ from TensorFlow's while the state does not.
 
-The state lives in `_StateHolder`, a small stand-in for `tf.Variable`; it will become a
-resource variable (and draws `RngReadAndSkip` ops) so that compiled functions thread it.
+The state is a non-trainable int64 `tf.Variable` (`generator.state`, tracked as
+`_state_var` so checkpoints save it, as TensorFlow's are). Each draw runs TensorFlow's
+`RngReadAndSkip` resource op, which returns the old state and advances the counter in one
+step, so a generator used inside a `tf.function` advances on every call (the compiled
+program threads the variable like any other).
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ from __future__ import annotations
 import enum
 import secrets
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import ctx
 from flowstone.core.execute import execute
-from flowstone.core.tensor import convert_to_tensor
-from flowstone.ops import array, math
+from flowstone.core.registry import OPS, op
+from flowstone.core.tensor import EagerTensor, convert_to_tensor
+from flowstone.core.variables import STATE_RULES, WRITE_OPS, Variable
+from flowstone.module.trackable import AutoTrackable
+from flowstone.ops import array, manip, math, reduction
 from flowstone.ops.random import _check_dtype, _check_int_range, _scale_shift, shape_tensor
 from flowstone.ops.random_stateless import stateless_binomial
 
@@ -83,37 +92,47 @@ def create_rng_state(seed, alg):
     return convert_to_tensor(_words(seed, _STATE_SIZE[alg]))
 
 
-class _StateHolder:
-    """The generator state (an int64 tensor); stands in for a `tf.Variable` until variables exist."""
+# --- RngReadAndSkip: read the state and advance its counter -----------------------------------
 
-    __slots__ = ("value",)
 
-    def __init__(self, value):
-        self.value = convert_to_tensor(np.asarray(value, dtype=np.int64))
+def _rule_read_and_skip(old, alg, delta):
+    """TensorFlow's RngReadAndSkip: the old state (padded to 3 words), counter += 256 * delta.
 
-    dtype = property(lambda self: dtypes.int64)
-    shape = property(lambda self: self.value.shape)
+    The counter is the state's first word (ThreeFry) or first two words as one 128-bit
+    little-endian integer (Philox); the key, last, is unchanged.
+    """
+    words = jax.lax.bitcast_convert_type(old, jnp.uint64)
+    delta = jnp.asarray(delta, jnp.uint64)
+    inc_lo, inc_hi = delta << 8, delta >> 56
+    lo = words[0] + inc_lo
+    new = [lo]
+    if old.shape[0] == 3:
+        carry = (lo < words[0]).astype(jnp.uint64)
+        new.append(words[1] + inc_hi + carry)
+    new.append(words[-1])
+    state = jax.lax.bitcast_convert_type(jnp.stack(new), jnp.int64)
+    padded = jnp.concatenate([old, jnp.zeros((3 - old.shape[0],), jnp.int64)])
+    return state, (padded,)
 
-    def numpy(self):
-        return self.value.numpy()
 
-    def read_value(self):
-        return self.value
+_read_and_skip_jit = jax.jit(_rule_read_and_skip)
 
-    def assign(self, value):
-        self.value = convert_to_tensor(np.asarray(value, dtype=np.int64))
-        return self.value
 
-    def __array__(self, dtype=None, copy=None):
-        return np.asarray(self.value.numpy(), dtype=dtype)
+def _read_and_skip_kernel(h, alg, delta):
+    h._buffer, (old,) = _read_and_skip_jit(h._buffer, alg, delta)
+    return old
 
-    def __repr__(self):
-        return f"<tf.Variable 'StateVar:0' shape={self.shape} dtype=int64, numpy={self.numpy()!r}>"
+
+if "RngReadAndSkip" not in OPS:
+    op("RngReadAndSkip", "resource: resource, alg: int32, delta: uint64 -> value: int64",
+       stateful=True, differentiable=False)(_read_and_skip_kernel)
+    STATE_RULES["RngReadAndSkip"] = _rule_read_and_skip
+    WRITE_OPS.add("RngReadAndSkip")
 
 
 @export("random.Generator", "random.experimental.Generator")
-class Generator:
-    """A random number generator with explicit state.
+class Generator(AutoTrackable):
+    """A random number generator with explicit state (a `tf.Variable`).
 
     >>> import flowstone as tf
     >>> g = tf.random.Generator.from_seed(1234)
@@ -128,16 +147,17 @@ class Generator:
             if state is not None or alg is not None:
                 raise ValueError("When `copy_from` is not None, `state` and `alg` must be None.")
             self._alg = copy_from.algorithm
-            state = copy_from.state.numpy()
+            state = copy_from.state.read_value()
         else:
             if state is None or alg is None:
                 raise ValueError("When `copy_from` is None, `state` and `alg` can't be None.")
             self._alg = _alg(alg)
-            state = np.asarray(state.numpy() if hasattr(state, "numpy") else state)
+            if not hasattr(state, "dtype"):
+                state = np.asarray(state, dtype=np.int64)
             size = _STATE_SIZE[self._alg]
-            if state.shape != (size,):
-                raise ValueError(f"Shapes {state.shape} and [{size}] are incompatible")
-        self._state = _StateHolder(state)
+            if tuple(state.shape) != (size,):
+                raise ValueError(f"Shapes {tuple(state.shape)} and [{size}] are incompatible")
+        self._state_var = Variable(state, trainable=False, name="StateVar", dtype=dtypes.int64)
 
     # --- constructors ---------------------------------------------------------------------
     @classmethod
@@ -167,7 +187,8 @@ class Generator:
     # --- state ----------------------------------------------------------------------------
     @property
     def state(self):
-        return self._state
+        """The state variable (int64, of the algorithm's state size)."""
+        return self._state_var
 
     @property
     def algorithm(self) -> int:
@@ -175,42 +196,48 @@ class Generator:
 
     @property
     def key(self):
-        return convert_to_tensor(self._state.numpy()[-1])
+        """The key (the state's last word), as an int64 scalar."""
+        return self._state_var.read_value()[-1]
 
     def reset(self, state):
-        self._state.assign(state)
+        """Sets the state (an int64 vector of the algorithm's state size)."""
+        self._state_var.assign(convert_to_tensor(state, dtype=dtypes.int64))
 
     def reset_from_seed(self, seed):
-        self._state.assign(_words(seed, _STATE_SIZE[self._alg]))
+        """Sets the state as `from_seed(seed)` would."""
+        self._state_var.assign(_words(seed, _STATE_SIZE[self._alg]))
 
     def reset_from_key_counter(self, key, counter):
-        counter = list(np.ravel(np.asarray(counter)))
-        self._state.assign(_words(counter + [int(key)], _STATE_SIZE[self._alg]))
+        """Sets the state from a key and a counter."""
+        counter = list(np.ravel(np.asarray(counter)))[: _STATE_SIZE[self._alg] - 1]
+        self._state_var.assign(_words(counter + [int(key)], _STATE_SIZE[self._alg]))
 
     def skip(self, delta):
-        """Advances the counter as `delta` draws would; returns the state before."""
-        old = self._state.value
-        self._read_and_skip(int(delta))
-        return old
+        """Advances the counter as `delta` draws would; returns the old state (padded to 3 words)."""
+        return self._read_and_skip(delta)
 
-    def _read_and_skip(self, n):
-        words = self._state.numpy().view(np.uint64)
-        if self._alg == 1:
-            counter = int(words[0]) | (int(words[1]) << 64)
-            key = int(words[2])
-            nxt = (counter + n * 256) % 2**128
-            self._state.assign(_words([nxt & _MASK64, nxt >> 64, key], 3))
+    def _read_and_skip(self, delta):
+        if not isinstance(delta, (int, np.integer)) or ctx.graph is not None:
+            delta = array.cast(delta, dtypes.uint64)
         else:
-            counter, key = int(words[0]), int(words[1])
-            self._state.assign(_words([(counter + n * 256) & _MASK64, key], 2))
-        key_t = convert_to_tensor(np.array([key], dtype=np.uint64))
-        counter_t = convert_to_tensor(np.array([counter & _MASK64, counter >> 64], dtype=np.uint64))
-        return key_t, counter_t
+            delta = convert_to_tensor(np.uint64(delta & _MASK64))
+        alg = convert_to_tensor(np.int32(self._alg))
+        return execute("RngReadAndSkip", (self._state_var.handle, alg, delta))
+
+    def _key_counter(self, delta):
+        old = array.bitcast(self._read_and_skip(delta), dtypes.uint64)
+        if self._alg == 1:
+            return old[2:3], old[0:2]
+        zero = array.zeros([1], dtypes.uint64)
+        return old[1:2], manip.concat([old[0:1], zero], 0)
 
     def _run(self, op_name, shape, attrs=None, extra=(), name=None):
         shape = shape_tensor(shape)
-        n = int(np.prod(np.asarray(shape.numpy(), dtype=np.int64)))
-        key, counter = self._read_and_skip(n)
+        if isinstance(shape, EagerTensor):
+            delta = int(np.prod(np.asarray(shape.numpy(), dtype=np.int64)))
+        else:
+            delta = reduction.reduce_prod(shape)
+        key, counter = self._key_counter(delta)
         alg = convert_to_tensor(np.int32(self._alg))
         return execute(op_name, (shape, key, counter, alg, *extra), attrs, name=name)
 
@@ -264,9 +291,10 @@ class Generator:
 
     def split(self, count=1):
         """`count` new generators, statistically independent of this one (which advances)."""
-        keys = self.uniform_full_int([count], dtype=dtypes.int64).numpy()
+        keys = self.uniform_full_int([count], dtype=dtypes.int64)
         size = _STATE_SIZE[self._alg]
-        return [Generator(state=_words([0] * (size - 1) + [int(k)], size), alg=self._alg) for k in keys]
+        zeros = array.zeros([size - 1], dtypes.int64)
+        return [Generator(state=manip.concat([zeros, keys[i:i + 1]], 0), alg=self._alg) for i in range(count)]
 
 
 _FLOATS = (dtypes.float16, dtypes.bfloat16, dtypes.float32, dtypes.float64)

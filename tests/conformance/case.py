@@ -7,8 +7,8 @@ differentiable ops, compares tape gradients with central differences in float64.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 
 @dataclass

@@ -163,3 +163,48 @@ def test_generator_determinism_and_errors():
     tf.random.set_global_generator(tf.random.Generator.from_seed(9))
     np.testing.assert_array_equal(tf.random.get_global_generator().state.numpy(), [9, 0, 0])
     assert tf.random.Algorithm.PHILOX.value == 1
+
+
+def test_generator_state_is_a_variable_threaded_through_functions():
+    g = tf.random.Generator.from_seed(7)
+    assert isinstance(g.state, tf.Variable) and g.state.dtype == tf.int64 and not g.state.trainable
+
+    @tf.function
+    def draw():
+        return g.normal([4])
+
+    first, second = draw().numpy(), draw().numpy()
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(g.state.numpy(), [7 + 2 * 4 * 256, 0, 0])
+    # The same numbers as eager draws from a generator with the same seed.
+    eager = tf.random.Generator.from_seed(7)
+    np.testing.assert_allclose(eager.normal([4]).numpy(), first)
+    np.testing.assert_allclose(eager.normal([4]).numpy(), second)
+
+    @tf.function
+    def draw_shape(n):
+        return g.uniform(tf.stack([n]))
+
+    assert draw_shape(tf.constant(3)).shape == (3,)
+    np.testing.assert_array_equal(g.state.numpy(), [7 + 11 * 256, 0, 0])
+
+
+def test_generator_skip_carries_into_the_high_counter_word():
+    g = tf.random.Generator.from_state([-256, 0, 42], "philox")  # low word 2**64 - 256
+    old = g.skip(1)
+    np.testing.assert_array_equal(old.numpy(), [-256, 0, 42])
+    np.testing.assert_array_equal(g.state.numpy(), [0, 1, 42])
+    t = tf.random.Generator.from_state([5, 9], "threefry")
+    np.testing.assert_array_equal(t.skip(2).numpy(), [5, 9, 0])
+    np.testing.assert_array_equal(t.state.numpy(), [517, 9])
+
+
+def test_generator_state_is_checkpointed(tmp_path):
+    g = tf.random.Generator.from_seed(3)
+    path = tf.train.Checkpoint(gen=g).write(str(tmp_path / "ckpt"))
+    keys = [name for name, _ in tf.train.list_variables(path)]
+    assert "gen/_state_var/.ATTRIBUTES/VARIABLE_VALUE" in keys
+    expected = g.normal([5]).numpy()
+    g.reset_from_seed(99)
+    tf.train.Checkpoint(gen=g).read(path).assert_consumed()
+    np.testing.assert_array_equal(g.normal([5]).numpy(), expected)
