@@ -248,6 +248,14 @@ class OpDef:
         """Whether a call on these (flattened) input tensors runs its kernel on string codes."""
         return bool(self.string_inputs) and any(t.dtype is _d.string for t in inputs)
 
+    def needs_host(self, inputs) -> bool:
+        """Whether a call on these input tensors must run outside XLA (a NumPy kernel or strings)."""
+        if self.host:
+            return True
+        if not (self.string_inputs or self.host_strings and not self.stateful):
+            return False
+        return any(t.dtype is _d.string for t in inputs)
+
     def output_is_string(self, input_dtypes, attrs) -> list:
         """For each output argument, whether it is a string tensor (input_dtypes: flattened)."""
         out = []
@@ -279,8 +287,8 @@ class OpDef:
         if statics:
             kernel = _with_statics(kernel, self.static_index, statics, len(self.inputs))
         fn = functools.partial(kernel, **kwargs) if kwargs else kernel
-        if self.host or self.stateful:
-            return fn
+        if self.host or self.stateful or any(v is _d.string for v in kwargs.values()):
+            return fn  # NumPy kernels, and kernels specialized to strings, run uncompiled
         return jax.jit(fn)
 
     def __repr__(self):

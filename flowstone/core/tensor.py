@@ -51,7 +51,7 @@ class Tensor:
         return _op.add(self, y)
 
     def __radd__(self, x):
-        return _op.add(x, self)
+        return _op.radd(x, self)
 
     def __sub__(self, y):
         return _op.subtract(self, y)

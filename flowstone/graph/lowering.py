@@ -121,7 +121,7 @@ def needs_interpreter(graph, seen=None) -> bool:
         return False
     seen.add(id(graph))
     for node in graph.nodes:
-        if node._opdef.host or node._opdef.on_codes(node.inputs):
+        if node._opdef.needs_host(node.inputs):
             return True
         for g in function_attrs(node):
             if needs_interpreter(g, seen):
@@ -224,7 +224,7 @@ def _run_kernel(node, vals, interpret):
         static_index = _static_positions(opdef, node.attrs)
     statics = tuple(_static(vals[i], node, i) for i in static_index) if static_index else ()
     strings = opdef.on_codes(node.inputs)
-    if (opdef.host or strings) and not interpret:
+    if not interpret and opdef.needs_host(node.inputs):
         raise NotCompilable(f"{node.type} has a host kernel or string inputs")
     key = _kernel_key(node, statics)
     dyn = [v for i, v in enumerate(vals) if i not in static_index] if static_index else vals

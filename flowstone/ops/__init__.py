@@ -21,7 +21,7 @@ class _Operators:
     """Where each Python operator of `Tensor` finds its implementation (resolved once)."""
 
     _TABLE = {
-        "add": "math", "subtract": "math", "multiply": "math", "truediv": "math", "floordiv": "math",
+        "add": "math", "radd": "math", "subtract": "math", "multiply": "math", "truediv": "math", "floordiv": "math",
         "floormod": "math", "pow": "math", "negative": "math", "abs": "math", "invert": "math",
         "bitwise_and_op": "math", "bitwise_or_op": "math", "bitwise_xor_op": "math", "less": "math",
         "less_equal": "math", "greater": "math", "greater_equal": "math", "tensor_equals": "math",

@@ -53,7 +53,8 @@ def binary_pair(x, y, name=None, hint=False):
             return x, convert_to_tensor(y, dtype_hint=x.dtype)
         return x, convert_to_tensor(y, dtype=x.dtype)
     if isinstance(y, Tensor):
-        return convert_to_tensor(x, dtype=y.dtype), y
+        # tf.add(python_value, tensor) converts the Python value on its own (TF 2.21).
+        return convert_to_tensor(x) if hint else convert_to_tensor(x, dtype=y.dtype), y
     x = convert_to_tensor(x)
     return x, convert_to_tensor(y, dtype_hint=x.dtype) if hint else convert_to_tensor(y, dtype=x.dtype)
 
@@ -122,7 +123,6 @@ _NOT_UNSIGNED = FLOATS + SIGNED_INTS + COMPLEX
 
 _BINARY = [
     ("AddV2", ("math.add", "add"), NUMERIC, jnp.add),
-    ("Add", (), NUMERIC, jnp.add),
     ("Sub", ("math.subtract", "subtract"), NUMERIC, jnp.subtract),
     ("Mul", ("math.multiply", "multiply"), NUMERIC, jnp.multiply),
     ("RealDiv", ("realdiv",), NUMERIC, jnp.true_divide),
@@ -180,7 +180,8 @@ def _binary_wrapper(raw, args=("x", "y")):
 
         def wrapper(x, y, name=None):
             x, y = binary_pair(x, y, hint=True)
-            return execute(raw, (x, y), name=name)
+            # Strings concatenate through `Add` (AddV2 is numeric only), as in TensorFlow.
+            return execute("Add" if x.dtype is dtypes.string else raw, (x, y), name=name)
     else:
 
         def wrapper(x, y, name=None):
@@ -208,6 +209,28 @@ for _raw, _names, _allowed, _kernel in _BINARY:
        differentiable=_raw not in _NOT_DIFFERENTIABLE)(_broadcasting(_kernel))
     if _names:
         _publish(_binary_wrapper(_raw), _names, f"Element-wise `{_raw}` with broadcasting (TF's `tf.{_names[0]}`).")
+
+def radd(x, y, name=None):
+    """`x + y` for a non-tensor `x` (Tensor.__radd__): `x` must take `y`'s dtype, as in TF."""
+    x, y = binary_pair(x, y)
+    return execute("Add" if y.dtype is dtypes.string else "AddV2", (x, y), name=name)
+
+
+def _add_kernel(x, y, T=dtypes.float32):  # noqa: N803 - the type attr's name
+    """`Add`: numbers add; strings (NumPy object arrays) concatenate element-wise."""
+    if T is not dtypes.string:
+        return _broadcasting(jnp.add)(x, y)
+    if not _broadcastable(x.shape, y.shape):
+        raise ValueError(f"Incompatible shapes: {list(x.shape)} vs. {list(y.shape)}")
+    a, b = np.broadcast_arrays(np.asarray(x, dtype=object), np.asarray(y, dtype=object))
+    out = np.empty(a.shape, dtype=object)
+    out.reshape(-1)[:] = [p + q for p, q in zip(a.reshape(-1), b.reshape(-1))]
+    return out
+
+
+op("Add", "x: T, y: T -> z: T", {"T": NUMERIC + (dtypes.string,)}, shape="broadcast",
+   host_strings=True)(_add_kernel)
+
 
 def reduce_to(grad, shape_of):
     """Sums `grad` over the axes that broadcasting added to reach it from `shape_of`'s shape."""

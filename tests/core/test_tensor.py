@@ -180,6 +180,7 @@ _OPERAND_CASES = [
     "tf.constant('a') == 'a'", "tf.constant('a') == 1", "tf.constant(True) & 1", "tf.constant(1) + True",
     "tf.constant(1.0, tf.float16) + 1e10", "tf.add(1, 2.5)", "tf.constant(1) + np.float64(1.5)",
     "tf.constant(1.0) + np.array([1.5])", "tf.constant(1, tf.int64) + 2**63", "tf.constant(1, tf.uint64) + 2**63",
+    "tf.constant('a') + 'b'", "'b' + tf.constant(['a'])", "tf.add(1.5, tf.constant(1))", "tf.add(1, tf.constant(1.5))",
 ]
 
 

@@ -275,3 +275,28 @@ result = {
             np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
         else:
             assert got[key] == value, key
+
+
+def test_string_addition_concatenates_like_tensorflow():
+    assert_tensor(tf.constant("a") + tf.constant("b"), b"ab")
+    assert_tensor(tf.constant(["a", "c"]) + "b", [b"ab", b"cb"])
+    assert_tensor("b" + tf.constant(["a", "c"]), [b"ba", b"bc"])
+    assert_tensor(tf.constant([["a"], ["b"]]) + tf.constant(["x", "y"]), [[b"ax", b"ay"], [b"bx", b"by"]])
+    assert_tensor(tf.add(tf.constant("a"), "z"), b"az")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Incompatible shapes: \[3\] vs. \[2\]"):
+        tf.constant(["a", "b", "c"]) + tf.constant(["x", "y"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a string tensor"):
+        tf.constant("a") + 1
+    joined = tf.function(lambda a, b: a + b)(tf.constant(["a", "b"]), tf.constant("q"))
+    assert_tensor(joined, [b"aq", b"bq"])
+    graph = tf.function(lambda a, b: a + b).get_concrete_function(tf.constant("a"), tf.constant("b")).graph
+    assert "Add" in [n.type for n in graph.get_operations()]
+
+
+def test_add_converts_a_leading_python_value_on_its_own():
+    # TF 2.21: tf.add(x, y) converts a Python x without y's dtype; the op then rejects the pair.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="input #1"):
+        tf.add(1.5, tf.constant(1))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="input #1"):
+        tf.add(1, tf.constant(1.5))
+    assert_tensor(tf.add(tf.constant(1.5), 1), 2.5)
