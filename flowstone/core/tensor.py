@@ -374,6 +374,8 @@ def _infer_python_dtype(value) -> dtypes.DType:
         if not found:
             return dtypes.float32
         if dtypes.string in found:
+            if any(d is not dtypes.string for d in found):
+                raise ValueError("Can't convert Python sequence with mixed types to Tensor.")
             return dtypes.string
         for candidate in (dtypes.complex128, dtypes.float64, dtypes.float32, dtypes.int64, dtypes.int32):
             if candidate in found:
@@ -398,7 +400,7 @@ def _to_bytes_array(value) -> np.ndarray:
         elif isinstance(v, np.str_):
             flat[i] = str(v).encode("utf-8")
         elif not isinstance(v, bytes):
-            raise TypeError(f"Failed to convert elements of {value!r} to Tensor of dtype string.")
+            raise ValueError("Can't convert Python sequence with mixed types to Tensor.")
     return arr
 
 
@@ -619,10 +621,16 @@ def constant_value(t):
     return known() if known is not None else None
 
 
+# The names TensorFlow's C++ runtime gives dtypes in its messages (DataTypeString).
+_RUNTIME_NAMES = {"float32": "float", "float64": "double", "float16": "half"}
+
+
 def dtype_error(op_name: str, index: int, expected: dtypes.DType, got: dtypes.DType):
+    want = _RUNTIME_NAMES.get(expected.name, expected.name)
+    have = _RUNTIME_NAMES.get(got.name, got.name)
     return InvalidArgumentError(
         None,
         None,
         f"cannot compute {op_name} as input #{index}(zero-based) was expected to be a "
-        f"{expected.name} tensor but is a {got.name} tensor [Op:{op_name}]",
+        f"{want} tensor but is a {have} tensor [Op:{op_name}]",
     )

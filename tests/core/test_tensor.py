@@ -125,7 +125,7 @@ def test_operators_against_numpy():
 
 
 def test_dtype_rules():
-    with pytest.raises(tf.errors.InvalidArgumentError, match="int32 tensor but is a float32 tensor"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="int32 tensor but is a float tensor"):
         tf.constant(1) + tf.constant(1.0)
     with pytest.raises(tf.errors.InvalidArgumentError):
         tf.constant(1.0, tf.float64) * tf.constant(1.0)
@@ -140,13 +140,13 @@ def test_python_operand_conversion():
     # TF 2.21: `+` and tf.add take the tensor's dtype only as a hint for the Python operand, so
     # a value that cannot take it keeps its own dtype and AddV2 reports the mismatch ...
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"AddV2 as input #1\(zero-based\) was expected to be a int32 tensor but is a float32"):
+                       match=r"AddV2 as input #1\(zero-based\) was expected to be a int32 tensor but is a float tensor"):
         tf.constant(1) + 1.5
-    with pytest.raises(tf.errors.InvalidArgumentError, match="float32 tensor but is a string tensor"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="float tensor but is a string tensor"):
         tf.constant(1.0) + "a"
-    with pytest.raises(tf.errors.InvalidArgumentError, match="int32 tensor but is a float32 tensor"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="int32 tensor but is a float tensor"):
         tf.add(tf.constant([1]), [1.5])
-    with pytest.raises(tf.errors.InvalidArgumentError, match="int64 tensor but is a float32 tensor"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="int64 tensor but is a float tensor"):
         tf.constant(1, tf.int64) + 1.5
     # ... while the other ops (and reflected operators) refuse to convert it.
     with pytest.raises(TypeError, match="Cannot convert 1.5 to EagerTensor of dtype int32"):

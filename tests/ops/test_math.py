@@ -57,7 +57,7 @@ def test_no_nan_variants():
 
 
 def test_mismatched_dtypes_and_shapes():
-    with pytest.raises(IAE, match=r"expected to be a int32 tensor but is a float32 tensor \[Op:AddV2\]"):
+    with pytest.raises(IAE, match=r"expected to be a int32 tensor but is a float tensor \[Op:AddV2\]"):
         tf.constant([1]) + tf.constant([1.0])
     with pytest.raises(IAE, match=r"Incompatible shapes: \[2\] vs. \[3\] \[Op:AddV2\]"):
         tf.constant([1.0, 2.0]) + tf.constant([1.0, 2.0, 3.0])
