@@ -32,9 +32,6 @@ def test_py_function_gradient():
 
 
 def test_string_ops_fall_back_to_the_interpreter():
-    if not hasattr(tf, "strings"):
-        pytest.skip("strings ops not available")
-
     @tf.function
     def f(s):
         return tf.strings.length(s) + 1

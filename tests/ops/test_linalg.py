@@ -140,8 +140,6 @@ def test_matmul_second_order():
 
 
 def test_matmul_in_function():
-    if not hasattr(tf, "function"):
-        pytest.skip("tf.function is not available in this tree yet")
     f = tf.function(lambda x, y: tf.matmul(x, y, transpose_b=True))
     assert_tensor(f(tf.constant(A), tf.constant(A)), A @ A.T)
 
