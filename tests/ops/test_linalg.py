@@ -72,7 +72,7 @@ def test_matmul_errors():
         tf.matmul(tf.zeros([2, 2, 3]), tf.zeros([3, 3, 5]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="ndims"):
         tf.matmul(tf.zeros([3]), tf.zeros([3, 2]))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="float64"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a float tensor but is a double tensor"):
         tf.matmul(tf.ones([2, 2]), tf.ones([2, 2], tf.float64))
     with pytest.raises(tf.errors.InvalidArgumentError, match="bool"):
         tf.matmul(tf.ones([2, 2], tf.bool), tf.ones([2, 2], tf.bool))
