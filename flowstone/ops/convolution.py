@@ -646,6 +646,13 @@ def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilation
     return execute("DepthwiseConv2dNative", (x, w), attrs, name=name)
 
 
+def _depthwise_backprop_attrs(strides, padding, data_format, dilations):
+    """The attrs of the raw depthwise backprop ops (4-element strides and dilations, as given)."""
+    padding, explicit = convert_padding(padding, 4)
+    return {"strides": list(strides), "padding": padding, "explicit_paddings": explicit,
+            "data_format": data_format, "dilations": list(dilations)}
+
+
 @export("nn.depthwise_conv2d_backprop_input")
 def depthwise_conv2d_backprop_input(
     input_sizes,
@@ -664,20 +671,8 @@ def depthwise_conv2d_backprop_input(
     ...                                       [1, 1, 1, 1], "VALID").shape
     TensorShape([1, 3, 3, 1])
     """
-    w = convert_to_tensor(filter)
-    dy = (
-        convert_to_tensor(out_backprop, dtype=w.dtype)
-        if not isinstance(out_backprop, Tensor)
-        else out_backprop
-    )
-    padding, explicit = convert_padding(padding, 4)
-    attrs = {
-        "strides": list(strides),
-        "padding": padding,
-        "explicit_paddings": explicit,
-        "data_format": data_format,
-        "dilations": list(dilations),
-    }
+    w, dy = _pair(filter, out_backprop)
+    attrs = _depthwise_backprop_attrs(strides, padding, data_format, dilations)
     return execute(
         "DepthwiseConv2dNativeBackpropInput", (_output_shape(input_sizes), w, dy), attrs, name=name
     )
@@ -701,25 +696,10 @@ def depthwise_conv2d_backprop_filter(
     ...                                        [1, 1, 1, 1], "VALID").numpy().ravel()
     array([4., 4., 4., 4.], dtype=float32)
     """
-    x = convert_to_tensor(input)
-    dy = (
-        convert_to_tensor(out_backprop, dtype=x.dtype)
-        if not isinstance(out_backprop, Tensor)
-        else out_backprop
-    )
-    padding, explicit = convert_padding(padding, 4)
-    attrs = {
-        "strides": list(strides),
-        "padding": padding,
-        "explicit_paddings": explicit,
-        "data_format": data_format,
-        "dilations": list(dilations),
-    }
+    x, dy = _pair(input, out_backprop)
+    attrs = _depthwise_backprop_attrs(strides, padding, data_format, dilations)
     return execute(
-        "DepthwiseConv2dNativeBackpropFilter",
-        (x, _output_shape(filter_sizes), dy),
-        attrs,
-        name=name,
+        "DepthwiseConv2dNativeBackpropFilter", (x, _output_shape(filter_sizes), dy), attrs, name=name
     )
 
 
@@ -741,12 +721,7 @@ def separable_conv2d(
     ...                        [1, 1, 1, 1], "VALID").shape
     TensorShape([1, 2, 2, 4])
     """
-    x = convert_to_tensor(input)
-    pw = (
-        convert_to_tensor(pointwise_filter, dtype=x.dtype)
-        if not isinstance(pointwise_filter, Tensor)
-        else pointwise_filter
-    )
+    x, pw = _pair(input, pointwise_filter)
     if pw.shape.rank == 4 and (pw.shape[0] not in (1, None) or pw.shape[1] not in (1, None)):
         raise ValueError(
             f"`pointwise_filter` must have its first two dimensions equal to 1. Received: {pw.shape}"
