@@ -245,9 +245,23 @@ def _assert_message(condition_text, data, summarize) -> str:
     return f"Expected '{condition_text}' to be true. Summarized data: {data_text}"
 
 
+# Errors raised in host callbacks of compiled code: jax reports them as its own runtime error, and
+# the compiled function's caller re-raises the original (see `take_host_error`).
+_HOST_ERRORS: list = []
+
+
+def take_host_error():
+    """The latest error a host callback of compiled code raised (and forgets them all), or None."""
+    err = _HOST_ERRORS[-1] if _HOST_ERRORS else None
+    _HOST_ERRORS.clear()
+    return err
+
+
 def _assert_host(summarize, condition, *data):
     if not bool(np.asarray(condition)):
-        raise InvalidArgumentError(None, None, _assert_message(str(bool(np.asarray(condition))), data, summarize))
+        err = InvalidArgumentError(None, None, _assert_message(str(bool(np.asarray(condition))), data, summarize))
+        _HOST_ERRORS.append(err)
+        raise err
 
 
 @op("Assert", "condition: bool, data: N * T -> ", {"summarize": 3}, stateful=True, host_strings=True,
