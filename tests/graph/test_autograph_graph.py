@@ -11,6 +11,7 @@ import functools
 import linecache
 import re
 import signal
+import traceback
 import warnings
 
 import numpy as np
@@ -60,6 +61,15 @@ def break_continue(n):
             break
         s += i
     return s
+""",
+    "indexing": """
+def indexing(x):
+    total = 0
+    for i in tf.range(len(x)):
+        if x[i] > 0 and i % 2 == 0:
+            continue
+        total += x[i] if x[i] < 5 else 5
+    return total
 """,
     "if_else": """
 def if_else(x):
@@ -216,6 +226,7 @@ def invariants(x):
 # name -> inputs (each a tuple of arguments, made tensors)
 INPUTS = {
     "break_continue": [(20,), (0,), (5,)],
+    "indexing": [([3, -1, 7, 2, 9, -4],), ([1],)],
     "if_else": [(3,), (-2,), (0,)],
     "if_one_branch": [(3,), (-2,)],
     "elif_chain": [(7,), (3,), (-1,)],
@@ -557,6 +568,21 @@ def test_errors_name_the_variable(fn, arg, error, message):
     assert "report" not in str(info.value).lower()
 
 
+def test_errors_while_tracing_point_at_the_users_lines():
+    def f(x):
+        s = tf.constant(0)
+        for i in tf.range(x):
+            if i > 2:
+                s = s + tf.constant(1.5)
+        return s
+
+    first = f.__code__.co_firstlineno
+    with pytest.raises(InvalidArgumentError) as info:
+        tf.function(f)(tf.constant(3))
+    lines = [fr.lineno - first for fr in traceback.extract_tb(info.value.__traceback__) if fr.filename == __file__]
+    assert lines[-3:] == [2, 3, 4]  # the for, the if, the addition
+
+
 def test_loop_that_must_define_a_variable_checks_at_run_time():
     @tf.function
     def f(x):
@@ -739,7 +765,8 @@ def test_unassigned_local_raises_like_python():
 # One input each keeps the TensorFlow run short (its import dominates); the eager comparison
 # above covers the other inputs.
 ORACLE_INPUTS = {"break_continue": [(20,)], "return_in_if": [(-2,)], "while_tensor": [(10,)], "rows": INPUTS["rows"],
-                 "defined_in_loop": [(3,)], "bool_ops": [(-4,)], "range_of_tensor": [(3,)], "invariants": [(3,)]}
+                 "defined_in_loop": [(3,)], "bool_ops": [(-4,)], "range_of_tensor": [(3,)], "invariants": [(3,)],
+                 "indexing": [([3, -1, 7, 2, 9, -4],)]}
 
 
 def test_matches_tensorflow(tf_oracle):

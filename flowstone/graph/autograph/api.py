@@ -98,13 +98,19 @@ def _transformed_module(fn, features=()):
     """The converted function's source inside a factory module, and where it came from."""
     source, filename, first = _source(fn)
     node = _function_node(source, fn, filename, first)
-    node = convert_function_def(node, filename, features)
+    node = convert_function_def(node, features)
     freevars = list(fn.__code__.co_freevars)
     params = ", ".join(["ag__", *freevars])
     factory = ast.parse(f"def ag__factory({params}):\n    pass\n").body[0]
     factory.body = [node, ast.parse(f"return {fn.__name__}").body[0]]
     module = ast.Module(body=[factory], type_ignores=[])
     ast.fix_missing_locations(module)
+    for n in ast.walk(module):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "ag__":
+            # A runtime call reports the line where its statement starts (not where the `if`,
+            # loop or expression it replaces ends).
+            for part in (n, n.value):
+                part.end_lineno, part.end_col_offset = part.lineno, part.col_offset
     return module, filename, first, node
 
 

@@ -81,7 +81,7 @@ def _condition(test, what: str):
 # --- if statements ------------------------------------------------------------------------------
 
 
-def if_stmt(test, body, orelse, get_state, set_state, names, lineno=None):
+def if_stmt(test, body, orelse, get_state, set_state, names):
     """`if test: body() else: orelse()`; `names` are the variables the statement carries."""
     if not is_graph_tensor(test):
         if test:

@@ -45,7 +45,7 @@ def loop_options(parallel_iterations=_UNSET, swap_memory=_UNSET, maximum_iterati
 # --- while ----------------------------------------------------------------------------------------
 
 
-def while_stmt(test, body, get_state, set_state, names, live_out=(), opts=None, lineno=None):
+def while_stmt(test, body, get_state, set_state, names, live_out=(), opts=None):
     """`while test(): body()`; a While node once `test()` is a graph tensor."""
     cond = test()
     while not is_graph_tensor(cond):
@@ -55,18 +55,18 @@ def while_stmt(test, body, get_state, set_state, names, live_out=(), opts=None, 
         cond = test()
     # A graph condition, from the start or once the loop state became tensors: a While node.
     _graph_loop(lambda: _condition(test(), "while loop"), lambda: body() or (), (), get_state, set_state,
-                names, live_out, opts, lineno)
+                names, live_out, opts)
 
 
 # --- for ----------------------------------------------------------------------------------------
 
 
-def for_stmt(iterable, extra_test, body, get_state, set_state, names, live_out=(), opts=None, lineno=None):
+def for_stmt(iterable, extra_test, body, get_state, set_state, names, live_out=(), opts=None):
     """`for item in iterable: body(item)`, stopping early when `extra_test()` (not break) is false."""
     if isinstance(iterable, Tensor) and ctx.graph is not None or is_graph_tensor(iterable):
         iterable = _Rows(as_tensor(iterable))
     if hasattr(iterable, "_ag_item"):
-        _tensor_for(iterable, extra_test, body, get_state, set_state, names, live_out, opts, lineno)
+        _tensor_for(iterable, extra_test, body, get_state, set_state, names, live_out, opts)
         return
     custom = getattr(iterable, "_autograph_for", None)
     if custom is not None:  # e.g. a dataset: it builds its own loop
@@ -77,7 +77,7 @@ def for_stmt(iterable, extra_test, body, get_state, set_state, names, live_out=(
             go = extra_test()
             if is_graph_tensor(go):
                 # A tensor-dependent break: the remaining iterations run under a tf.cond each.
-                if_stmt(go, lambda item=item: body(item), lambda: None, get_state, set_state, names, lineno)
+                if_stmt(go, lambda item=item: body(item), lambda: None, get_state, set_state, names)
                 continue
             if not go:
                 break
@@ -106,7 +106,7 @@ def length(t):
     return tf().shape(t, out_type=dtypes.int32)[0]
 
 
-def _tensor_for(it, extra_test, body, get_state, set_state, names, live_out, opts, lineno):
+def _tensor_for(it, extra_test, body, get_state, set_state, names, live_out, opts):
     rng = _range_args(it)
     if rng is not None:
         start, limit, delta, count = rng
@@ -118,7 +118,7 @@ def _tensor_for(it, extra_test, body, get_state, set_state, names, live_out, opt
             body(v)
             return (v + delta,)
 
-        _graph_loop(cond, step, (start,), get_state, set_state, names, live_out, opts, lineno, count)
+        _graph_loop(cond, step, (start,), get_state, set_state, names, live_out, opts, count)
         return
     n = it._ag_length()
 
@@ -130,7 +130,7 @@ def _tensor_for(it, extra_test, body, get_state, set_state, names, live_out, opt
         return (i + 1,)
 
     zero = convert_to_tensor(0, dtype=dtypes.int32)
-    _graph_loop(cond, step, (zero,), get_state, set_state, names, live_out, opts, lineno,
+    _graph_loop(cond, step, (zero,), get_state, set_state, names, live_out, opts,
                 n if isinstance(n, int) else None)
 
 
@@ -169,7 +169,7 @@ def _with_extra(more, extra_test):
 # --- the While node ------------------------------------------------------------------------------
 
 
-def _graph_loop(cond_fn, step_fn, hidden, get_state, set_state, names, live_out, opts, lineno, count=None):
+def _graph_loop(cond_fn, step_fn, hidden, get_state, set_state, names, live_out, opts, count=None):
     """Builds the While node: `hidden` are loop-internal values (an index) before the variables."""
     opts = opts or {}
     init = tuple(get_state())

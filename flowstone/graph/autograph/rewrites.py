@@ -24,8 +24,24 @@ DO_RETURN = "ag__do_return"
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
+_LOCATION = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+
+
 def stmts(src: str) -> list[ast.stmt]:
-    return ast.parse(src).body
+    """Statements parsed from a template, without positions: they take the user statement's."""
+    body = ast.parse(src).body
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        for attr in _LOCATION:
+            if hasattr(node, attr):
+                delattr(node, attr)
+    return body
+
+
+def _at(node, src):
+    """`node` (generated) placed at the line where `src` starts."""
+    node.lineno, node.col_offset = src.lineno, src.col_offset
+    node.end_lineno, node.end_col_offset = src.lineno, src.col_offset
+    return node
 
 
 def contains(nodes, kinds, stop=_SCOPES) -> bool:
@@ -123,7 +139,7 @@ class _ReturnRewriter:
             case.body = self.block(case.body)
         if isinstance(s, (ast.While, ast.For)):
             # Leave the loop once a return happened inside it (the rest of the body is guarded).
-            s.body = s.body + stmts(f"if {DO_RETURN}:\n    break\n")
+            s.body = s.body + [_at(n, s.body[-1] if s.body else s) for n in stmts(f"if {DO_RETURN}:\n    break\n")]
         return [s], True
 
 
@@ -160,7 +176,7 @@ class LoopLowering:
         brk = self.fresh("break") if contains(s.body, ast.Break) else None
         cont = self.fresh("continue") if brk or contains(s.body, ast.Continue) else None
         if cont:
-            s.body = stmts(f"{cont} = False") + _FlagRewriter(brk, cont).block(s.body)
+            s.body = [_at(n, s) for n in stmts(f"{cont} = False")] + _FlagRewriter(brk, cont).block(s.body)
         s.ag_break = brk
         if brk and isinstance(s, ast.While):
             test = ast.BoolOp(op=ast.And(), values=[ast.UnaryOp(op=ast.Not(), operand=_load(brk)), s.test])

@@ -25,8 +25,7 @@ class ConversionError(Exception):
     """AutoGraph cannot convert a construct; the message names the file, line and construct."""
 
 
-def _stmt(src: str) -> list[ast.stmt]:
-    return ast.parse(src).body
+_stmt = rewrites.stmts
 
 
 def _name(id_: str) -> ast.Name:
@@ -42,8 +41,7 @@ def _tuple_src(names) -> str:
 
 
 class _Converter:
-    def __init__(self, filename: str, locals_: set[str], globals_: set[str], nonlocals: set[str], features):
-        self.filename = filename
+    def __init__(self, locals_: set[str], globals_: set[str], nonlocals: set[str], features):
         self.locals = locals_
         self.globals = globals_
         self.nonlocals = nonlocals
@@ -57,13 +55,6 @@ class _Converter:
         if local:
             self.locals.add(name)
         return name
-
-    def error(self, node, what: str) -> ConversionError:
-        return ConversionError(
-            f"{self.filename}:{getattr(node, 'lineno', '?')}: AutoGraph cannot convert {what}; "
-            "rewrite it, or keep it out of the converted function with "
-            "tf.autograph.experimental.do_not_convert."
-        )
 
     # --- statements -------------------------------------------------------------------------
     def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
@@ -79,8 +70,6 @@ class _Converter:
             return self.while_(s)
         if isinstance(s, ast.For):
             return self.for_(s)
-        if isinstance(s, (ast.AsyncFor, ast.AsyncWith)):
-            raise self.error(s, "an async loop or with-statement")
         if isinstance(s, _SCOPES):
             return [s]
         if isinstance(s, ast.Assert) and "ASSERT_STATEMENTS" in self.features:
@@ -141,7 +130,7 @@ class _Converter:
         body, orelse = self.block(s.body), self.block(s.orelse)
         state, get_n, set_n = self.state_functions(names)
         t, f = self.fresh("if_true"), self.fresh("if_false")
-        call = _stmt(f"ag__.if_stmt(None, {t}, {f}, {get_n}, {set_n}, {_tuple_src(names)}, {s.lineno!r})")[0]
+        call = _stmt(f"ag__.if_stmt(None, {t}, {f}, {get_n}, {set_n}, {_tuple_src(names)})")[0]
         call.value.args[0] = ExprConverter(self.features).visit(s.test)
         out = [self.nested(t, body), self.nested(f, orelse), *state, call]
         return [ast.copy_location(n, s) for n in out]
@@ -163,7 +152,7 @@ class _Converter:
         test_fn = _stmt(f"def {test_n}():\n    return None\n")[0]
         test_fn.body[0].value = ExprConverter(self.features).visit(s.test)
         call = _stmt(f"ag__.while_stmt({test_n}, {body_n}, {get_n}, {set_n}, {_tuple_src(names)}, "
-                     f"{_tuple_src(live_out)}, None, {s.lineno!r})")[0]
+                     f"{_tuple_src(live_out)}, None)")[0]
         call.value.args[6] = self.options(s)
         out = [test_fn, self.nested(body_n, body), *state, call]
         return [ast.copy_location(n, s) for n in out]
@@ -179,7 +168,7 @@ class _Converter:
         brk = getattr(s, "ag_break", None)
         extra = f"lambda: ag__.not_({brk})" if brk else "None"
         call = _stmt(f"ag__.for_stmt(None, {extra}, {body_n}, {get_n}, {set_n}, {_tuple_src(names)}, "
-                     f"{_tuple_src(live_out)}, None, {s.lineno!r})")[0]
+                     f"{_tuple_src(live_out)}, None)")[0]
         call.value.args[0] = ExprConverter(self.features).visit(s.iter)
         call.value.args[7] = self.options(s)
         out = [self.nested(body_n, body, args=(item,)), *state, call]
@@ -242,7 +231,7 @@ def _no_args():
                          defaults=[])
 
 
-def convert_function_def(fn: ast.FunctionDef, filename: str, features=()) -> ast.FunctionDef:
+def convert_function_def(fn: ast.FunctionDef, features=()) -> ast.FunctionDef:
     """Converts one function definition in place and returns it."""
     fn.decorator_list = []
     params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
@@ -255,7 +244,7 @@ def convert_function_def(fn: ast.FunctionDef, filename: str, features=()) -> ast
             nonlocals.update(node.names)
     rewrites.rewrite_returns(fn)
     locals_ = (liveness.stores(ast.Module(body=fn.body, type_ignores=[])) | params) - globals_ - nonlocals
-    conv = _Converter(filename, locals_, globals_, nonlocals, frozenset(features))
+    conv = _Converter(locals_, globals_, nonlocals, frozenset(features))
     fn.body = rewrites.LoopLowering(lambda stem: conv.fresh(stem, local=True)).block(fn.body)
     liveness.annotate(fn.body)
     body = conv.block(fn.body)
