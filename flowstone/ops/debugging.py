@@ -259,16 +259,22 @@ def take_host_error():
 
 def _assert_host(summarize, condition, *data):
     if not bool(np.asarray(condition)):
-        err = InvalidArgumentError(None, None, _assert_message(str(bool(np.asarray(condition))), data, summarize))
-        _HOST_ERRORS.append(err)
-        raise err
+        raise InvalidArgumentError(None, None, _assert_message(str(bool(np.asarray(condition))), data, summarize))
+
+
+def _assert_callback(summarize, condition, *data):
+    try:
+        _assert_host(summarize, condition, *data)
+    except InvalidArgumentError as e:
+        _HOST_ERRORS[:] = [e]
+        raise
 
 
 @op("Assert", "condition: bool, data: N * T -> ", {"summarize": 3}, stateful=True, host_strings=True,
     differentiable=False)
 def _assert_kernel(condition, data, summarize):
     if _traced(condition, *data):
-        jax.debug.callback(lambda c, *d: _assert_host(summarize, c, *d), condition, *data, ordered=True)
+        jax.debug.callback(lambda c, *d: _assert_callback(summarize, c, *d), condition, *data, ordered=True)
     else:
         _assert_host(summarize, condition, *data)
     return ()
