@@ -113,6 +113,13 @@ class Program:
         except lowering.NotCompilable:
             self.interpret = True
             return self._interpret(sources)
+        except jax.errors.JaxRuntimeError:
+            from flowstone.ops.debugging import take_host_error
+
+            err = take_host_error()  # a failed tf.debugging.Assert: raise its own error
+            if err is None:
+                raise
+            raise err from None
         for h, v in zip(handles, new):
             h._buffer = v
         return outs

@@ -59,8 +59,9 @@ class Function:
 
     def __init__(self, python_function, name=None, input_signature=None, autograph=True,
                  jit_compile=None, reduce_retracing=False, experimental_follow_type_hints=False,
-                 experimental_attributes=None, experimental_implements=None):
+                 experimental_attributes=None, experimental_implements=None, experimental_autograph_options=None):
         self._python_function = python_function
+        self._autograph_options = experimental_autograph_options
         self._name = name or getattr(python_function, "__name__", "function")
         self._autograph = autograph
         self._jit_compile = jit_compile
@@ -126,7 +127,7 @@ class Function:
             method = types.MethodType(self._python_function, instance)
             bound = Function(method, self._name, self._input_signature_for_method(), self._autograph,
                              self._jit_compile, self._reduce_retracing, self._follow_type_hints,
-                             self._attributes, self._implements)
+                             self._attributes, self._implements, self._autograph_options)
             try:
                 self._bound[instance] = bound
             except TypeError:
@@ -233,7 +234,7 @@ class Function:
         target = fn.__func__ if isinstance(fn, types.MethodType) else fn
         if not api.should_convert(target):
             return fn
-        converted = api.convert(target)
+        converted = api.convert(target, features=api.features_of(self._autograph_options))
         if isinstance(fn, types.MethodType):
             return types.MethodType(converted, fn.__self__)
         return converted
@@ -311,7 +312,8 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None, 
                         reduce_retracing=reduce_retracing,
                         experimental_follow_type_hints=bool(experimental_follow_type_hints),
                         experimental_attributes=experimental_attributes,
-                        experimental_implements=experimental_implements)
+                        experimental_implements=experimental_implements,
+                        experimental_autograph_options=experimental_autograph_options)
 
     if func is not None:
         return decorate(func)

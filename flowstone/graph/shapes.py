@@ -86,6 +86,40 @@ _RESOURCE_READS = {
 }
 
 
+def _strided_slice_partial(inputs, attrs) -> TensorShape:
+    """StridedSlice with indices known only at run time (`x[i]` in a loop): the rank and the
+    dimensions that the masks decide (dropped, new, whole) are still known."""
+    shape, begin = inputs[0].shape, inputs[1].shape
+    if shape.rank is None or begin.rank != 1 or begin[0] is None:
+        return _UNKNOWN
+    strides = constant_value(inputs[3])
+
+    def bit(name, i):
+        return bool(attrs.get(name, 0) >> i & 1)
+
+    n = begin[0]
+    consuming = sum(1 for i in range(n) if not bit("ellipsis_mask", i) and not bit("new_axis_mask", i))
+    dims, d = [], 0
+    for i in range(n):
+        if bit("ellipsis_mask", i):
+            k = max(shape.rank - consuming, 0)
+            dims.extend(shape.as_list()[d:d + k])
+            d += k
+        elif bit("new_axis_mask", i):
+            dims.append(1)
+        elif bit("shrink_axis_mask", i):
+            d += 1
+        else:
+            whole = bit("begin_mask", i) and bit("end_mask", i) and strides is not None and np.ravel(strides)[i] == 1
+            dims.append(shape[d] if whole and d < shape.rank else None)
+            d += 1
+    return TensorShape(dims + shape.as_list()[d:])
+
+
+# Shape rules for when a static input is known only at run time.
+_PARTIAL = {"StridedSlice": _strided_slice_partial}
+
+
 def broadcast_shapes(shapes) -> TensorShape:
     if any(s.rank is None for s in shapes):
         return _UNKNOWN
@@ -128,7 +162,8 @@ def _eval_shapes(opdef, inputs, attrs, n) -> list:
     for i in positions:
         v = constant_value(inputs[i])
         if v is None:
-            return [_UNKNOWN] * n
+            partial = _PARTIAL.get(opdef.name)
+            return [partial(inputs, attrs) if partial else _UNKNOWN] * n
         statics.append(_hashable(np.asarray(v)) if np.ndim(v) else np.asarray(v).item())
     dynamic = [t for i, t in enumerate(inputs) if i not in positions]
     if opdef.host or any(t.shape.rank is None or t.dtype in _OPAQUE for t in dynamic):

@@ -245,16 +245,36 @@ def _assert_message(condition_text, data, summarize) -> str:
     return f"Expected '{condition_text}' to be true. Summarized data: {data_text}"
 
 
+# Errors raised in host callbacks of compiled code: jax reports them as its own runtime error, and
+# the compiled function's caller re-raises the original (see `take_host_error`).
+_HOST_ERRORS: list = []
+
+
+def take_host_error():
+    """The latest error a host callback of compiled code raised (and forgets them all), or None."""
+    err = _HOST_ERRORS[-1] if _HOST_ERRORS else None
+    _HOST_ERRORS.clear()
+    return err
+
+
 def _assert_host(summarize, condition, *data):
     if not bool(np.asarray(condition)):
         raise InvalidArgumentError(None, None, _assert_message(str(bool(np.asarray(condition))), data, summarize))
+
+
+def _assert_callback(summarize, condition, *data):
+    try:
+        _assert_host(summarize, condition, *data)
+    except InvalidArgumentError as e:
+        _HOST_ERRORS[:] = [e]
+        raise
 
 
 @op("Assert", "condition: bool, data: N * T -> ", {"summarize": 3}, stateful=True, host_strings=True,
     differentiable=False)
 def _assert_kernel(condition, data, summarize):
     if _traced(condition, *data):
-        jax.debug.callback(lambda c, *d: _assert_host(summarize, c, *d), condition, *data, ordered=True)
+        jax.debug.callback(lambda c, *d: _assert_callback(summarize, c, *d), condition, *data, ordered=True)
     else:
         _assert_host(summarize, condition, *data)
     return ()

@@ -324,6 +324,8 @@ def _gather_kernel(params, indices, axis, batch_dims):
                              f"{indices.shape[d]}")
 
     def take(p, i, ax):
+        if p.shape[ax] == 0:  # every index is out of range: the fill value (jnp.take refuses empty axes)
+            return jnp.zeros(p.shape[:ax] + i.shape + p.shape[ax + 1:], p.dtype)
         return jnp.take(p, i, axis=ax, mode="fill", fill_value=0)
 
     fn = take

@@ -86,18 +86,35 @@ def test_do_not_convert():
 
 
 def test_unconvertible_construct_names_file_line_and_construct():
-    def f(x):
-        while x:
-            x -= 1
-        else:
-            x = 5
+    async def f(x):
         return x
 
     with pytest.raises(ConversionError) as info:
         tf.autograph.to_code(f)
     message = str(info.value)
-    assert "test_autograph_python.py" in message and "while loop with an else clause" in message
+    line = f.__code__.co_firstlineno
+    assert f"test_autograph_python.py:{line}" in message and "async function 'f'" in message
     assert "report" not in message.lower()
+
+
+def test_loop_else_clauses_keep_python_semantics():
+    def f(xs, stop):
+        out = []
+        for x in xs:
+            if x == stop:
+                break
+            out.append(x)
+        else:
+            out.append("no break")
+        n = 0
+        while n < 3:
+            n += 1
+        else:
+            out.append(n)
+        return out
+
+    for args in (([1, 2, 3], 2), ([1, 2, 3], 9), ([], 0)):
+        assert convert(f)(*args) == f(*args)
 
 
 def test_source_from_notebook_cell():

@@ -3,7 +3,9 @@
 from flowstone.api._lazy import attach
 
 _SYMBOLS = {
+    'Feature': ('flowstone.graph.autograph.api', 'Feature'),
     'do_not_convert': ('flowstone.graph.autograph.api', 'do_not_convert'),
+    'set_loop_options': ('flowstone.graph.autograph.api', 'set_loop_options'),
 }
 _SUBMODULES = {
 }
