@@ -348,9 +348,6 @@ class TensorArray:
         if self._eager:
             del self._items[:]
 
-    def grad(self, source, flow=None, name=None):
-        raise ValueError("TensorArray.grad is a TF1 construct: use tf.GradientTape.")
-
 
 def _cast64(t):
     from flowstone.ops import array

@@ -261,13 +261,18 @@ def set_item(handle, index, item, resize_if_index_out_of_bounds=False, element_d
     n = len(handle)
     if i < 0 or (i >= n and not resize_if_index_out_of_bounds):
         raise InvalidArgumentError(None, None, f"Trying to modify element {i} in a list with {n} elements.")
-    if handle.buffer is not None and tuple(handle.buffer.shape[1:]) == tuple(np.shape(item)):
+    if _jax_buffer(handle) and tuple(handle.buffer.shape[1:]) == tuple(np.shape(item)):
         lst = _grow(handle, i + 1)
         return lst._like(buffer=lst.buffer.at[i].set(item))
     items = list(to_items(handle).items)
     items.extend([None] * (i + 1 - len(items)))
     items[i] = item
     return handle._like(items=tuple(items))
+
+
+def _jax_buffer(lst) -> bool:
+    """A buffer jax can update in place (NumPy buffers, e.g. of strings, go to the items form)."""
+    return lst.buffer is not None and hasattr(lst.buffer, "at")
 
 
 def _grow(lst, n):
@@ -330,7 +335,8 @@ def from_tensor(tensor, element_shape, element_dtype=None, shape_type=None):
     if np.ndim(tensor) < 1:
         raise InvalidArgumentError(None, None, "Tensor must be at least a vector, but saw shape: []")
     declared = _merge(_shape_arg(element_shape), tuple(np.shape(tensor)[1:]))
-    return ListValue(_dtype_of(tensor), declared, buffer=tensor)
+    lst = ListValue(_dtype_of(tensor), declared, buffer=tensor)
+    return lst if _traced(tensor) or np.asarray(tensor).dtype != object else to_items(lst)
 
 
 def _dtype_of(value):
@@ -361,7 +367,7 @@ def scatter(handle, tensor, indices, element_dtype=None):
     _check_dtype(handle, tensor)
     if _traced(indices):
         lst = _need_buffer(handle, like=tensor[0] if np.shape(tensor)[0] else None)
-        return lst._like(buffer=lst.buffer.at[indices].set(tensor, mode="drop"))
+        return lst._like(buffer=jnp.asarray(lst.buffer).at[indices].set(tensor, mode="drop"))
     idx = [int(k) for k in np.asarray(indices).reshape(-1)]
     if len(idx) != np.shape(tensor)[0]:
         raise InvalidArgumentError(None, None, f"Invalid number of rows in input tensor. Expected: {len(idx)} "
@@ -394,7 +400,8 @@ def concat(handle, element_shape, leading_dims, element_dtype=None, shape_type=N
         if b.ndim < 2:
             raise InvalidArgumentError(None, None, "Concat saw a scalar shape at index 0 but requires at least vectors.")
         lengths = np.full((b.shape[0],), b.shape[1], np.int64)
-        return jnp.reshape(b, (b.shape[0] * b.shape[1],) + tuple(b.shape[2:])), lengths
+        xp = jnp if _jax_buffer(handle) else np
+        return xp.reshape(b, (b.shape[0] * b.shape[1],) + tuple(b.shape[2:])), lengths
     if leading_dims is not None and _traced(leading_dims):
         raise NotCompilable("the leading dims of a TensorList concat are only known at run time")
     dims = [int(d) for d in np.asarray(leading_dims).reshape(-1)] if leading_dims is not None else []

@@ -213,6 +213,28 @@ def test_dynamic_size_runs_through_the_interpreter_and_not_under_jit_compile():
         tf.function(f, jit_compile=True)(tf.constant(x))
 
 
+def test_strings_and_lists_growing_in_straight_line_code():
+    @tf.function
+    def strings(x):
+        ta = tf.TensorArray(tf.string, size=2).unstack(tf.stack([x, x]))
+        ta = ta.write(1, tf.strings.join([x, x]))
+        return ta.stack(), ta.gather([1, 0]), ta.concat()
+
+    got = strings(tf.constant(["ab"]))
+    assert got[0].numpy().tolist() == [[b"ab"], [b"abab"]]
+    assert got[1].numpy().tolist() == [[b"abab"], [b"ab"]]
+    assert got[2].numpy().tolist() == [b"ab", b"abab"]
+
+    @tf.function
+    def grow(x):
+        ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True).unstack(tf.constant([1.0, 2.0]))
+        ta = ta.write(4, x).scatter([0], tf.reshape(x, [1]))
+        return ta.stack(), ta.size()
+
+    values, size = grow(tf.constant(3.0))
+    assert values.numpy().tolist() == [3.0, 2.0, 0.0, 0.0, 3.0] and int(size) == 5
+
+
 def test_unknown_element_shape_is_found_from_the_loop_body():
     @tf.function
     def f(x):
