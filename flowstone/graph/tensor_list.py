@@ -256,6 +256,8 @@ def set_item(handle, index, item, resize_if_index_out_of_bounds=False, element_d
         lst = _need_buffer(handle, like=item)
         if tuple(lst.buffer.shape[1:]) != tuple(np.shape(item)):
             raise NotCompilable("a TensorList gets elements of different shapes")
+        if not len(lst):  # a loop over no rows still traces its body
+            return lst
         return lst._like(buffer=jax.lax.dynamic_update_index_in_dim(lst.buffer, item, index, 0))
     i = int(np.asarray(index).reshape(()))
     n = len(handle)
@@ -287,6 +289,8 @@ def get_item(handle, index, element_shape, element_dtype=None, Tshape=None):  # 
     hint = _shape_arg(element_shape)
     if _traced(index):
         lst = _need_buffer(handle, hint)
+        if not len(lst):  # a loop over no rows still traces its body
+            return _zeros(lst.buffer.shape[1:], lst.buffer.dtype)
         return jax.lax.dynamic_index_in_dim(lst.buffer, index, 0, keepdims=False)
     i = int(np.asarray(index).reshape(()))
     n = len(handle)
@@ -348,6 +352,8 @@ def gather(handle, indices, element_shape, element_dtype=None):
     hint = _shape_arg(element_shape)
     if _traced(indices):
         lst = _need_buffer(handle, hint)
+        if not len(lst):
+            return _zeros(tuple(np.shape(indices)) + tuple(lst.buffer.shape[1:]), lst.buffer.dtype)
         return jnp.take(lst.buffer, indices, axis=0, mode="clip")
     idx = [int(k) for k in np.asarray(indices).reshape(-1)]
     n = len(handle)

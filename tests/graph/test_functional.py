@@ -105,7 +105,7 @@ def _case(a, b, x):
 @pytest.mark.parametrize("a, b, want", [(True, True, 6.0), (True, False, 6.0), (False, True, 4.0),
                                         (False, False, -3.0)])
 def test_case_first_true_predicate_wins(a, b, want):
-    for fn in _modes(_case, jit=False):
+    for fn in _modes(_case):
         assert float(fn(tf.constant(a), tf.constant(b), tf.constant(3.0))) == want
 
 
@@ -275,6 +275,18 @@ def test_vectorized_map_values_and_gradients(mode):
     assert_tensor(got["norm"], (X * X).sum(1))
     assert_tensor(got["outer"], X[:, :, None] * X[:, None, :])
     check_gradients(lambda x: fn(x)["outer"] * 2.0 + fn(x)["norm"][:, None, None], X)
+
+
+def test_no_rows_in_functions_and_captured_variables():
+    empty = tf.zeros([0, 2])
+    assert tf.function(lambda x: tf.map_fn(lambda r: r * 2, x))(empty).shape == (0, 2)
+    assert tf.function(lambda x: tf.scan(lambda a, r: a + r, x, initializer=tf.zeros([2])))(empty).shape == (0, 2)
+    assert tf.vectorized_map(lambda r: r * 2, empty).shape == (0, 2)
+    v = tf.Variable([1.0, 2.0])
+    f = tf.function(lambda x: tf.vectorized_map(lambda r: r * v, x))
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(f(tf.fill([3, 2], 2.0)))
+    assert_tensor(tape.gradient(y, v), [6.0, 6.0])
 
 
 def test_vectorized_map_runs_rows_at_once(monkeypatch):
