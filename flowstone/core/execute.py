@@ -113,7 +113,8 @@ def _kernel(opdef: OpDef, inputs, attrs):
 def _wrap(value) -> EagerTensor:
     dtype = _from_numpy(value.dtype)
     if dtype is None:
-        dtype = dtypes.from_numpy(value.dtype)
+        # Opaque values (a TensorList's) carry their flowstone dtype (variant) themselves.
+        dtype = value.dtype if value.dtype.__class__ is dtypes.DType else dtypes.from_numpy(value.dtype)
     if dtype is _STRING and not isinstance(value, np.ndarray):
         value = np.asarray(value, dtype=object)
     return EagerTensor(value, dtype)

@@ -78,7 +78,8 @@ def replay(fwd, env, replaced):
             continue
         if node.outputs and all(id(t) in replaced for t in node.outputs):
             outs = [replaced[id(t)] for t in node.outputs]
-            if node.type in ("ReadVariableOp",):
+            # A replaced read still passes its gradient on: to the variable, to the TensorList.
+            if node.type == "ReadVariableOp" or node.type.startswith("TensorList"):
                 records.append(Op(node._opdef, dict(node.attrs), [env[id(t)] for t in node.inputs], outs))
             for t, o in zip(node.outputs, outs):
                 env[id(t)] = o
@@ -110,7 +111,7 @@ def _pure_control_flow(node) -> bool:
 
 def _writes(graph) -> bool:
     for n in graph.nodes:
-        if n.type in ("If", "While", "StatefulPartitionedCall"):
+        if n.type in ("If", "While", "Case", "StatefulPartitionedCall"):
             if any(_writes(g) for g in lowering.function_attrs(n)):
                 return True
         elif lowering.has_side_effects(n):

@@ -41,7 +41,7 @@ def written_inputs(graph, _cache={}) -> frozenset:  # noqa: B006 - a per-graph m
         if node.type in WRITE_OPS:
             targets.append(node.inputs[0])
         for g in lowering.function_attrs(node):
-            offset = 1 if node.type in ("If", "StatelessIf") else 0
+            offset = 1 if node.type in ("If", "StatelessIf", "Case", "StatelessCase") else 0
             for pos in written_inputs(g):
                 if pos + offset < len(node.inputs):
                     targets.append(node.inputs[pos + offset])

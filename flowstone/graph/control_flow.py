@@ -103,6 +103,9 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
     if pred.shape.rank not in (0, None):
         raise ValueError(f"Shape must be rank 0 but is rank {pred.shape.rank} for pred of tf.cond")
     base = name or "cond"
+    from flowstone.graph.tensor_array import branch_flows
+
+    (true_fn, false_fn), with_arrays = branch_flows(true_fn, false_fn)
     tg = trace(f"{base}_true_branch", _branch_fn(true_fn), (), {}, None, add_identity=True)
     fg = trace(f"{base}_false_branch", _branch_fn(false_fn), (), {}, None, add_identity=True)
     if not _same_branch_structure(tg.structured_outputs, fg.structured_outputs):
@@ -119,7 +122,7 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
             )
     outs = make_if(pred, tg, fg, [], name=name)
     it = iter(outs)
-    return nest.map_structure(lambda x: next(it) if isinstance(x, Tensor) else x, tg.structured_outputs)
+    return with_arrays(nest.map_structure(lambda x: next(it) if isinstance(x, Tensor) else x, tg.structured_outputs))
 
 
 def unify_captures(graphs, n_explicit):
@@ -192,6 +195,13 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     structure = [loop_vars] if single else loop_vars
     if ctx.graph is None:
         return _eager_loop(cond, body, structure, single, maximum_iterations)
+    from flowstone.graph.tensor_array import loop_flows
+
+    arrays = loop_flows(structure, cond, body)  # TensorArrays travel as their flows
+    if arrays is not None:
+        structure, cond, body, with_arrays = arrays
+        if shape_invariants is not None:
+            shape_invariants = _array_invariants(shape_invariants, single, structure)
     flat = [convert_to_tensor(x) for x in nest.flatten(structure)]
     if shape_invariants is not None:
         invariants = [TensorShape(s) for s in nest.flatten([shape_invariants] if single else shape_invariants)]
@@ -206,7 +216,16 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     limit = convert_to_tensor(limit, dtype=dtypes.int32) if not isinstance(limit, Tensor) else limit
     outs = build_while(cond, body, structure, flat, invariants, limit, parallel_iterations, name)
     result = nest.pack_sequence_as(structure, outs)
+    if arrays is not None:
+        result = with_arrays(result)
     return result[0] if single else result
+
+
+def _array_invariants(shape_invariants, single, structure):
+    """Shape invariants with each TensorArray's entry replaced by its flow's (a scalar)."""
+    given = nest.flatten([shape_invariants] if single else shape_invariants)
+    flat = nest.flatten(structure)
+    return [TensorShape([]) if getattr(x, "dtype", None) is dtypes.variant else s for x, s in zip(flat, given)]
 
 
 def _eager_loop(cond, body, structure, single, maximum_iterations):

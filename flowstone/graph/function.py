@@ -16,7 +16,17 @@ import weakref
 from flowstone._export import export
 from flowstone.core.context import ctx
 from flowstone.core.tensor import EagerTensor, Tensor
-from flowstone.graph import calls, control_flow, gradients_cf, lowering_cf, nest, script, signature  # noqa: F401 - calls registers the call ops  # noqa: F401 - If/While, py_func
+from flowstone.graph import (  # noqa: F401 - registers the call ops, If/While, Case, TensorList ops, py_func
+    calls,
+    case,
+    control_flow,
+    gradients_cf,
+    lowering_cf,
+    nest,
+    script,
+    signature,
+    tensor_list,
+)
 from flowstone.graph.concrete import ConcreteFunction
 from flowstone.graph.funcgraph import bind_arguments, trace
 
@@ -223,6 +233,10 @@ class Function:
                 f"Detected unsupported operations when trying to compile graph {cf.name.decode()} on XLA_CPU_JIT: "
                 + ", ".join(sorted({n.type for n in graph.nodes if n._opdef.host})),
             )
+        if self._jit_compile and (reason := tensor_list.xla_blocker(graph)):
+            from flowstone.core.errors import InvalidArgumentError
+
+            raise InvalidArgumentError(None, None, reason)
         return cf
 
     def _traceable(self):

@@ -11,6 +11,13 @@ The stack length is `maximum_iterations` when it is a constant, so the whole gra
 compiles with XLA; without it, the length is the trip count, a run-time value, and the
 function runs through the node-by-node interpreter instead (same results). The forward
 loop runs twice (once as written, once augmented).
+
+TensorList loop variables (TensorArrays) are not recorded whole, which would cost a list
+per iteration: a list's gradient needs only its length and element shape, so the backward
+loop feeds the loop's final list, and what the body reads from a list it changes (element
+values, lengths) is recorded per iteration in TensorLists of its own (`_list_reads`), which
+the replayed body uses instead of reading again. A read whose node also outputs a list (a
+nested loop over the changing list) is not recorded: it replays on the final list.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from flowstone.autodiff import backprop
 from flowstone.autodiff.tape import is_trainable, watch_dtype
 from flowstone.core import dtypes
 from flowstone.core.context import ctx, graph_mode
+from flowstone.core.execute import execute
 from flowstone.core.registry import gradient
 from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
 from flowstone.graph.calls import replay
@@ -46,17 +54,19 @@ def _trainable(t) -> bool:
     return is_trainable(t.dtype)
 
 
-def body_gradient(g, out_mask, name):
-    """A graph (inputs of `g`, grads of the masked outputs) -> grads of the inputs (or None)."""
+def body_gradient(g, out_mask, name, recorded=()):
+    """A graph (inputs of `g`, grads of the masked outputs, values of `recorded` tensors of `g`)
+    -> grads of the inputs (or None)."""
     gg = FuncGraph(name, outer_graph=ctx.graph)
     with graph_mode(gg):
         ins = [gg.placeholder(p.dtype, p.shape, "input", p._handle_data) for p in g.inputs]
         seeds = [_seed_placeholder(gg, o) for o, m in zip(g.outputs, out_mask) if m]
+        given = [gg.placeholder(t.dtype, t.shape, "recorded") for t in recorded]
         env = {id(p): v for p, v in zip(g.inputs, ins)}
-        records = replay(g, env, {})
+        records = replay(g, env, {id(t): v for t, v in zip(recorded, given)})
         targets = [env[id(o)] for o, m in zip(g.outputs, out_mask) if m]
         grads = [_densify(x) for x in backprop.backward(records, targets, ins, seeds)]
-    gg.inputs = ins + seeds
+    gg.inputs = ins + seeds + given
     return gg, ins, grads
 
 
@@ -121,7 +131,9 @@ def _while_grad(op, *grads):
     ):
         return [None] * n
     passthrough = [_passthrough(body_g, i) for i in range(n)]
-    stacked = [i for i in range(n) if not passthrough[i] and xs[i].dtype is not dtypes.resource]
+    stacked = [i for i in range(n) if not passthrough[i] and xs[i].dtype not in (dtypes.resource, dtypes.variant)]
+    lists = [i for i in range(n) if not passthrough[i] and xs[i].dtype is dtypes.variant]
+    reads = _list_reads(body_g, lists)
     limit = constant_value(xs[1]) if n > 1 else None
     static = limit is not None and int(limit) >= 0
     trips = op.outputs[0] - _sym(op, 0)
@@ -132,22 +144,26 @@ def _while_grad(op, *grads):
         return inline(cond_g, list(rest[:n]))[0]
 
     def aug_body(k, *rest):
-        vals, stacks = list(rest[:n]), list(rest[n:])
+        vals, stacks, accs = list(rest[:n]), list(rest[n:n + len(stacked)]), list(rest[n + len(stacked):])
         index = array.reshape(k, [1, 1])
         stacks = [indexing.tensor_scatter_nd_update(s, index, array.expand_dims(vals[i], 0))
                   for s, i in zip(stacks, stacked)]
-        return [k + 1] + inline(body_g, vals) + stacks
+        outs = inline(_WithOutputs(body_g, body_g.outputs + reads), vals)
+        accs = [tensor_list_set(a, k, r) for a, r in zip(accs, outs[n:])]
+        return [k + 1] + outs[:n] + stacks + accs
 
     inits = [array.zeros(_stack_shape(size, xs[i]), xs[i].dtype) for i in stacked]
+    inits += [tensor_list_reserve(r, size) for r in reads]
     start = [convert_to_tensor(0, dtype=dtypes.int32)] + xs + inits
     shapes = [start[0].shape] + [o.shape for o in op.outputs] + [
-        _stack_static(limit if static else None, op.outputs[i]) for i in stacked]
+        _stack_static(limit if static else None, op.outputs[i]) for i in stacked] + [r.shape for r in inits[
+            len(stacked):]]
     recorded = build_while(aug_cond, aug_body, start, start, shapes, xs[1] if n > 1 else -1)
     stacks = recorded[n + 1:]
 
     # 2. The iterations in reverse, applying the body's gradient.
     g_mask = [t for t in trainable]
-    bg, bins, bgrads = body_gradient(body_g, g_mask, f"{body_g.name}_grad")
+    bg, bins, bgrads = body_gradient(body_g, g_mask, f"{body_g.name}_grad", reads)
     _finish(bg, bins, bgrads, g_mask)
     masked = [i for i in range(n) if g_mask[i]]
     seeds0 = [_seed(grads[i] if i < len(grads) else None, op, i) for i in masked]
@@ -160,7 +176,10 @@ def _while_grad(op, *grads):
         vals = list(xs)
         for s, i in zip(stk, stacked):
             vals[i] = indexing.gather(s, j)
-        new = inline(bg, vals + gs + bg.capture_sources)
+        for i in lists:  # a list's gradient needs its length and shape, which the final list has
+            vals[i] = op.outputs[i]
+        values = [tensor_list_get(a, j, r) for a, r in zip(stk[len(stacked):], reads)]
+        new = inline(bg, vals + gs + values + bg.capture_sources)
         return [j - 1] + new + stk
 
     bstart = [trips - 1] + seeds0 + list(stacks)
@@ -172,6 +191,49 @@ def _while_grad(op, *grads):
 
 def TensorShapeOf(t):  # noqa: N802 - reads like a type
     return t.shape
+
+
+class _WithOutputs:
+    """A function graph seen with other outputs (for `inline`)."""
+
+    def __init__(self, graph, outputs):
+        self.name, self.nodes, self.inputs, self.outputs = graph.name, graph.nodes, graph.inputs, outputs
+
+
+def _list_reads(g, positions):
+    """Values a loop body reads from the TensorLists it changes (loop variables `positions`).
+
+    Replaying the body for its gradient feeds each such list its final value, which has the
+    length and element shape the gradient needs but not the elements of every iteration; so
+    what the body read from it is recorded per iteration (TF keeps such intermediates too).
+    """
+    tracked = {id(g.inputs[i]) for i in positions}
+    reads = []
+    for node in g.nodes:
+        if node.type == "Placeholder" or not any(id(t) in tracked for t in node.inputs):
+            continue
+        for o in node.outputs:
+            if o.dtype is dtypes.variant:
+                tracked.add(id(o))
+            else:
+                reads.append(o)
+    return reads
+
+
+def tensor_list_reserve(like, size):
+    from flowstone.graph.tensor_list import _shape_input
+
+    return execute("TensorListReserve", (_shape_input(like.shape), size), {"element_dtype": like.dtype})
+
+
+def tensor_list_set(lst, index, value):
+    return execute("TensorListSetItem", (lst, index, value), {})
+
+
+def tensor_list_get(lst, index, like):
+    from flowstone.graph.tensor_list import _shape_input
+
+    return execute("TensorListGetItem", (lst, index, _shape_input(like.shape)), {"element_dtype": like.dtype})
 
 
 def _sym(op, i):

@@ -366,6 +366,9 @@ class _Functions:
 
 def import_into(graph, graph_def, input_map=None, prefix=""):
     """Adds the nodes of `graph_def` to `graph`; returns a dict name -> list of outputs."""
+    import flowstone.ops  # noqa: F401 - registers every op family
+    from flowstone.graph import function  # noqa: F401 - registers the control-flow and TensorList ops
+
     functions = _Functions(graph_def.library)
     input_map = dict(input_map or {})
     outputs: dict = {}

@@ -69,7 +69,8 @@ def _state_rules():
 # --- planning: which nodes run, and how ------------------------------------------------------
 
 
-_CALLS = frozenset(("If", "StatelessIf", "While", "StatelessWhile", "PartitionedCall", "StatefulPartitionedCall"))
+_CALLS = frozenset(("If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase", "PartitionedCall",
+                    "StatefulPartitionedCall"))
 _PURE_STATEFUL = frozenset(("ReadVariableOp", "ResourceGather", "ResourceGatherNd", "Const", "Placeholder",
                             "VarIsInitializedOp", "VariableShape"))
 
@@ -130,12 +131,14 @@ def needs_interpreter(graph, seen=None) -> bool:
 
 
 def function_attrs(node):
-    """The graphs named by a node's function-valued attrs (If branches, While bodies, calls)."""
+    """The graphs named by a node's function-valued attrs (If branches, While bodies, calls,
+    and lists of functions: Case branches)."""
     out = []
     for v in node.attrs.values():
-        g = getattr(v, "graph", v)
-        if hasattr(g, "nodes") and hasattr(g, "inputs"):
-            out.append(g)
+        for x in v if isinstance(v, list) else (v,):
+            g = getattr(x, "graph", x)
+            if hasattr(g, "nodes") and hasattr(g, "inputs"):
+                out.append(g)
     return out
 
 

@@ -1,4 +1,5 @@
-"""Lowering of If and While nodes: `lax.cond` and `lax.while_loop` over their body graphs.
+"""Lowering of If, Case and While nodes: `lax.cond`, `lax.switch` and `lax.while_loop` over
+their body graphs.
 
 Variables touched by a body travel with it: the values of the slots among the node's
 inputs are passed as operands (a loop carry) and come back updated. When the predicate is
@@ -9,11 +10,14 @@ loop variables may change shape).
 
 from __future__ import annotations
 
+import weakref
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flowstone.graph import lowering
+from flowstone.core import dtypes
+from flowstone.graph import lowering, tensor_list
 from flowstone.graph.lowering import NotCompilable, Slot, call_graph
 
 _TRACER_ERRORS = (TypeError, ValueError, jax.errors.ConcretizationTypeError)
@@ -37,6 +41,13 @@ def _merge(template, plain):
     return [v if isinstance(v, Slot) else next(it) for v in template]
 
 
+def _carry(v, like=None):
+    """A value as `lax.cond` / `lax.while_loop` carry it (TensorLists in their buffer form)."""
+    if tensor_list.is_list(v):
+        return tensor_list.as_carry(v)
+    return jnp.asarray(v) if like is None else jnp.asarray(v, dtype=jnp.asarray(like).dtype)
+
+
 def _truth(v) -> bool:
     a = np.asarray(v)
     return bool(a.reshape(())) if a.size == 1 else a.size > 0
@@ -54,12 +65,18 @@ def _lower_if(node, vals, state, interpret):
             values, svals = operands
             local = dict(zip(keys, svals))
             outs = call_graph(g, _merge(ins, values), local, interpret)
-            return tuple(jnp.asarray(o) for o in outs), tuple(local[k] for k in keys)
+            outs = tuple(_carry(o) for o in outs)
+            if fill is not None:  # a TensorList one branch writes and the other leaves unwritten
+                outs = tensor_list.fill_pending(outs, fill)
+            return outs, tuple(local[k] for k in keys)
 
         return run
 
     svals = tuple(state[k] for k in keys)
+    fill = None
     try:
+        if any(t.dtype is dtypes.variant for t in then_g.outputs):
+            fill = _pending_fill([branch(then_g), branch(else_g)], (plain, svals))
         outs, new = jax.lax.cond(jnp.reshape(pred, ()).astype(bool), branch(then_g), branch(else_g), (plain, svals))
     except _TRACER_ERRORS as e:
         if isinstance(e, lowering.GraphExecutionError):
@@ -69,11 +86,70 @@ def _lower_if(node, vals, state, interpret):
     return outs
 
 
+def _pending_fill(fns, operands):
+    """What to give TensorLists that a branch leaves unwritten: another branch's (or None)."""
+    shapes = [jax.eval_shape(fn, operands)[0] for fn in fns]
+    if not any(tensor_list.is_pending(o) for outs in shapes for o in outs):
+        return None
+    written = [[s[k] for s in shapes if not tensor_list.is_pending(s[k])] for k in range(len(shapes[0]))]
+    return tuple(w[0] if w else shapes[0][k] for k, w in enumerate(written))
+
+
+def _lower_case(node, vals, state, interpret):
+    index, ins = vals[0], list(vals[1:])
+    graphs = [_graph(b) for b in node.attrs["branches"]]
+    last = len(graphs) - 1
+    if interpret or lowering._is_concrete(index):
+        i = int(np.asarray(index).reshape(()))
+        return tuple(call_graph(graphs[i if 0 <= i <= last else last], ins, state, interpret))
+    plain, keys = _split(ins)
+
+    def branch(g):
+        def run(operands):
+            values, svals = operands
+            local = dict(zip(keys, svals))
+            outs = tuple(_carry(o) for o in call_graph(g, _merge(ins, values), local, interpret))
+            if fill is not None:
+                outs = tensor_list.fill_pending(outs, fill)
+            return outs, tuple(local[k] for k in keys)
+
+        return run
+
+    svals = tuple(state[k] for k in keys)
+    fill = None
+    # TF runs the last branch for an index out of range; lax.switch would clamp it.
+    i = jnp.reshape(index, ()).astype(jnp.int32)
+    i = jnp.where((i < 0) | (i > last), last, i)
+    try:
+        if any(t.dtype is dtypes.variant for t in graphs[0].outputs):
+            fill = _pending_fill([branch(g) for g in graphs], (plain, svals))
+        outs, new = jax.lax.switch(i, [branch(g) for g in graphs], (plain, svals))
+    except _TRACER_ERRORS as e:
+        if isinstance(e, lowering.GraphExecutionError):
+            raise
+        raise NotCompilable(f"branches of {node.name} differ in output shapes: {e}") from None
+    state.update(zip(keys, new))
+    return outs
+
+
+# While nodes whose iterations are independent (tf.vectorized_map) -> a plan that runs them
+# at once with `jax.vmap` when compiled (flowstone/graph/functional.py).
+VECTORIZED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _lower_while(node, vals, state, interpret):
     cond_g, body_g = _graph(node.attrs["cond"]), _graph(node.attrs["body"])
     ins = list(vals)
     if interpret:
         return _python_loop(cond_g, body_g, ins, state)
+    plan = VECTORIZED.get(node)
+    if plan is not None:
+        try:
+            found = plan.run(node, ins, state)
+        except Exception:  # noqa: BLE001 - not vectorizable after all: iterate as written
+            found = None
+        if found is not None:
+            return found
     plain, keys = _split(ins)
 
     def cond_fn(carry):
@@ -86,12 +162,19 @@ def _lower_while(node, vals, state, interpret):
         values, svals = carry
         local = dict(zip(keys, svals))
         outs = call_graph(body_g, _merge(ins, values), local, interpret)
-        new_plain = tuple(jnp.asarray(o, dtype=jnp.asarray(v).dtype)
+        new_plain = tuple(_carry(o, None if tensor_list.is_list(v) else v)
                           for o, v in zip(outs, ins) if not isinstance(v, Slot))
         return new_plain, tuple(local[k] for k in keys)
 
-    init = (tuple(jnp.asarray(v) for v in plain), tuple(state[k] for k in keys))
+    init = (tuple(_carry(v) for v in plain), tuple(state[k] for k in keys))
     try:
+        for _ in range(4):  # TensorLists whose element shape only the body's writes tell
+            if not any(tensor_list.is_pending(v) for v in init[0]):
+                break
+            found = tensor_list.fill_pending(init[0], jax.eval_shape(body_fn, init)[0])
+            if all(a is b for a, b in zip(found, init[0])):
+                break
+            init = (found, init[1])
         values, new = jax.lax.while_loop(cond_fn, body_fn, init)
     except _TRACER_ERRORS as e:
         if isinstance(e, lowering.GraphExecutionError):
@@ -145,6 +228,10 @@ def while_kernel(inputs, **attrs):
     return run_eagerly(_lower_while, "While", list(inputs), attrs)
 
 
+def case_kernel(branch_index, inputs, **attrs):
+    return run_eagerly(_lower_case, "Case", [branch_index] + list(inputs), attrs)
+
+
 def _identity(node, vals, state, interpret):
     return (vals[0],)
 
@@ -153,4 +240,6 @@ for _kind in ("If", "StatelessIf"):
     lowering.register_special(_kind, _lower_if)
 for _kind in ("While", "StatelessWhile"):
     lowering.register_special(_kind, _lower_while)
+for _kind in ("Case", "StatelessCase"):
+    lowering.register_special(_kind, _lower_case)
 lowering.register_special("Identity", _identity)

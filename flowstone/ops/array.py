@@ -331,7 +331,12 @@ def fill(dims, value, name=None):
     return execute("Fill", (_shape_tensor(dims), convert_to_tensor(value)), name=name)
 
 
-op("ZerosLike", "x: T -> y: T", shape="same", differentiable=False)(jnp.zeros_like)
+@op("ZerosLike", "x: T -> y: T", shape="same", differentiable=False)
+def _zeros_like_kernel(x):
+    # A variant input is a TensorList value: its zero is a list of zero elements (TF's rule).
+    zero = getattr(x, "__tensor_list_zeros__", None)
+    return zero() if zero is not None else jnp.zeros_like(x)
+
 op("OnesLike", "x: T -> y: T", {"T": NON_STRING}, shape="same", differentiable=False)(jnp.ones_like)
 
 

@@ -10,6 +10,7 @@ segment ops in `segment.py`.
 from __future__ import annotations
 
 import functools
+import operator
 
 import jax
 import jax.numpy as jnp
@@ -872,8 +873,9 @@ def invert(x):
 
 # --- AddN ---------------------------------------------------------------------------------------
 
+# `+` rather than jnp.add: a variant input is a TensorList value, whose sum is element-wise.
 op("AddN", "inputs: N * T -> sum: T", {"T": NUMERIC + (dtypes.variant,)}, shape="same")(
-    lambda xs: functools.reduce(jnp.add, list(xs))
+    lambda xs: functools.reduce(operator.add, list(xs))
 )
 gradient("AddN")(lambda op, grad: [grad] * len(op.inputs))
 

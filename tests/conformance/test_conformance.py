@@ -42,6 +42,8 @@ def _make(arg, value):
     """One input tensor: a constant, or a variable's handle for a `resource` input."""
     if arg.fixed is dtypes.resource:
         return tf.Variable(value).handle
+    if isinstance(value, tf.Tensor):  # a value only ops can make (a TensorList)
+        return value
     return tf.constant(value)
 
 
