@@ -476,4 +476,26 @@ def branch_flows(*fns):
     return [wrap(fn) for fn in fns], flows.dress
 
 
-__all__ = ["TensorArray", "TensorArraySpec", "loop_flows", "branch_flows"]
+def state_flows(get_state, set_state):
+    """For AutoGraph: state accessors that carry each variable's TensorArrays as their flows.
+
+    Converted loops and ifs see only tensors (a TensorArray's flow is a scalar variant);
+    setting the state puts the TensorArrays back, with element shapes found along the way.
+    """
+    per_var: dict = {}
+
+    def get():
+        out = []
+        for i, v in enumerate(get_state()):
+            if i in per_var or any(isinstance(x, TensorArray) for x in nest.flatten(v)):
+                v = per_var.setdefault(i, _Flows()).strip(v, record=True)
+            out.append(v)
+        return tuple(out)
+
+    def put(state):
+        set_state(tuple(per_var[i].dress(v) if i in per_var else v for i, v in enumerate(state)))
+
+    return get, put
+
+
+__all__ = ["TensorArray", "TensorArraySpec", "loop_flows", "branch_flows", "state_flows"]

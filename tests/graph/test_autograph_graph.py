@@ -795,3 +795,32 @@ for name, (src, inputs) in args["cases"].items():
     for name, inputs in ORACLE_INPUTS.items():
         got = [_np(_graph_fn(name)(*[tf.constant(a) for a in args])) for args in inputs]
         assert got == expected[name], name
+
+
+def test_tensor_arrays_as_loop_and_branch_state():
+    @tf.function
+    def interleave(x, n):
+        ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+        for i in tf.range(n):
+            if i % 2 == 0:
+                ta = ta.write(i, x * tf.cast(i, tf.float32))
+            else:
+                ta = ta.write(i, -x)
+        return ta.stack()
+
+    x = np.array([1.0, 2.0], np.float32)
+    want = np.stack([x * i if i % 2 == 0 else -x for i in range(4)])
+    np.testing.assert_allclose(interleave(tf.constant(x), tf.constant(4)).numpy(), want)
+
+    @tf.function
+    def doubled(v):
+        ta = tf.TensorArray(tf.float32, size=3)
+        for i in tf.range(3):
+            ta = ta.write(i, v[i] * 2.0)
+        return ta.stack()
+
+    v = tf.constant([1.0, 2.0, 3.0])
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        y = tf.reduce_sum(doubled(v) ** 2)
+    np.testing.assert_allclose(tape.gradient(y, v).numpy(), 8.0 * v.numpy())

@@ -90,8 +90,10 @@ def if_stmt(test, body, orelse, get_state, set_state, names):
             orelse()
         return
     from flowstone.graph.control_flow import make_if
+    from flowstone.graph.tensor_array import state_flows
 
     test = _condition(test, "if statement")
+    get_state, set_state = state_flows(get_state, set_state)  # TensorArrays travel as flows
     init = tuple(get_state())
     tg, t_vals = _trace_branch("cond_true_branch", body, init, get_state, set_state)
     fg, f_vals = _trace_branch("cond_false_branch", orelse, init, get_state, set_state)

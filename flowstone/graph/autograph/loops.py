@@ -171,7 +171,10 @@ def _with_extra(more, extra_test):
 
 def _graph_loop(cond_fn, step_fn, hidden, get_state, set_state, names, live_out, opts, count=None):
     """Builds the While node: `hidden` are loop-internal values (an index) before the variables."""
+    from flowstone.graph.tensor_array import state_flows
+
     opts = opts or {}
+    get_state, set_state = state_flows(get_state, set_state)  # TensorArrays travel as flows
     init = tuple(get_state())
     values, shapes, fresh = _loop_variables(names, init, opts.get("shape_invariants", ()))
     if fresh:
