@@ -55,6 +55,11 @@ NON_STRING = NUMERIC + (_d.bool_,)
 
 OPS: dict[str, OpDef] = {}
 
+# Kernels for compiled graphs in which an op's static inputs are only known at run time (a slice
+# at a loop index): `fn(*input_values, **attrs)` -> outputs, or None when it cannot (the graph is
+# then interpreted node by node).
+TRACED_KERNELS: dict = {}
+
 
 class ArgDef:
     """One input or output argument: its name, dtype rule and whether it is a list."""

@@ -28,7 +28,7 @@ import numpy as np
 from flowstone.core import dtypes
 from flowstone.core.errors import InvalidArgumentError, OpError
 from flowstone.core.execute import _hashable, _regroup, _static_positions
-from flowstone.core.registry import _with_statics, call_on_codes
+from flowstone.core.registry import TRACED_KERNELS, _with_statics, call_on_codes
 from flowstone.core.variables import WRITE_OPS
 
 _FOLD_LIMIT = 4096
@@ -225,7 +225,13 @@ def _run_kernel(node, vals, interpret):
     static_index = opdef.static_index
     if static_index and opdef.has_lists:
         static_index = _static_positions(opdef, node.attrs)
-    statics = tuple(_static(vals[i], node, i) for i in static_index) if static_index else ()
+    try:
+        statics = tuple(_static(vals[i], node, i) for i in static_index) if static_index else ()
+    except NotCompilable:
+        out = _run_traced(node, vals)
+        if out is None:
+            raise
+        return out
     strings = opdef.on_codes(node.inputs)
     if not interpret and opdef.needs_host(node.inputs):
         raise NotCompilable(f"{node.type} has a host kernel or string inputs")
@@ -252,6 +258,18 @@ def _run_kernel(node, vals, interpret):
     if opdef.single:
         return (out,)
     return tuple(out)
+
+
+def _run_traced(node, vals):
+    """The op's kernel for run-time values of its static inputs (TRACED_KERNELS), if it has one."""
+    fn = TRACED_KERNELS.get(node.type)
+    if fn is None or node._opdef.needs_host(node.inputs):
+        return None
+    attrs = {k: v for k, v in node.attrs.items() if k in node._opdef.attrs and k not in node._opdef.type_attrs}
+    out = fn(*vals, **attrs)
+    if out is None:
+        return None
+    return (out,) if node._opdef.single else tuple(out)
 
 
 _TRACEABLE: dict = {}

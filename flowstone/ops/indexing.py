@@ -24,7 +24,7 @@ from flowstone.core import dtypes
 from flowstone.core.context import ctx
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
-from flowstone.core.registry import INDEX, NON_STRING, gradient, op
+from flowstone.core.registry import INDEX, NON_STRING, TRACED_KERNELS, gradient, op
 from flowstone.core.tensor import EagerTensor, Tensor, constant_value, convert_to_tensor
 from flowstone.ops.array import _as_tuple, _dims, cast, fmt_shape, reshape, shape, zeros_like
 
@@ -158,6 +158,66 @@ op("StridedSlice", "input: T, begin: Index, end: Index, strides: Index -> output
    static=("begin", "end", "strides"))(_strided_slice_kernel)
 op("StridedSliceGrad", "shape: Index, begin: Index, end: Index, strides: Index, dy: T -> output: T",
    dict(_MASK_ATTRS), static=("shape", "begin", "end", "strides"))(_strided_slice_grad_kernel)
+
+
+# --- run-time indices in compiled graphs: `x[i]` at a loop index ------------------------------
+
+
+def _dynamic_window(shape, begin, end, strides, begin_mask=0, end_mask=0, ellipsis_mask=0,
+                    new_axis_mask=0, shrink_axis_mask=0):
+    """(starts, sizes, kept dims) of a slice whose begin/end are traced, or None.
+
+    Handles the slices loops make: every spec entry either takes one element (shrink, at a
+    run-time index; negative indices count from the end) or a whole dimension (both masks set),
+    with unit strides. XLA clamps a start that is out of range instead of raising.
+    """
+    if new_axis_mask or isinstance(strides, jax.core.Tracer) or np.any(np.asarray(strides) != 1):
+        return None
+    n = int(np.shape(begin)[0])
+    dims = []  # spec entry -> dimension, expanding the ellipsis
+    for j in range(n):
+        if ellipsis_mask >> j & 1:
+            dims.extend([None] * (len(shape) - (n - 1)))
+        else:
+            dims.append(j)
+    if len(dims) > len(shape):
+        return None
+    starts, sizes, kept = [], [], []
+    for d, (size, j) in enumerate(zip(shape, dims + [None] * (len(shape) - len(dims)))):
+        if j is not None and shrink_axis_mask >> j & 1:
+            start = jnp.asarray(begin[j], jnp.int64)
+            starts.append(jnp.where(start < 0, start + size, start))
+            sizes.append(1)
+        elif j is None or (begin_mask >> j & 1 and end_mask >> j & 1):
+            starts.append(jnp.zeros((), jnp.int64))
+            sizes.append(size)
+            kept.append(d)
+        else:
+            return None
+    return starts, sizes, kept
+
+
+def _traced_strided_slice(x, begin, end, strides, **masks):
+    window = _dynamic_window(x.shape, begin, end, strides, **masks)
+    if window is None:
+        return None
+    starts, sizes, kept = window
+    return jax.lax.dynamic_slice(x, starts, sizes).reshape([x.shape[d] for d in kept])
+
+
+def _traced_strided_slice_grad(shape_, begin, end, strides, dy, **masks):
+    if isinstance(shape_, jax.core.Tracer):
+        return None
+    shape_ = tuple(int(d) for d in np.asarray(shape_).reshape(-1))
+    window = _dynamic_window(shape_, begin, end, strides, **masks)
+    if window is None:
+        return None
+    starts, sizes, _ = window
+    return jax.lax.dynamic_update_slice(jnp.zeros(shape_, dy.dtype), dy.reshape(sizes), starts)
+
+
+TRACED_KERNELS["StridedSlice"] = _traced_strided_slice
+TRACED_KERNELS["StridedSliceGrad"] = _traced_strided_slice_grad
 
 
 def _masks_of(op):
