@@ -366,6 +366,8 @@ class _Functions:
 
 def import_into(graph, graph_def, input_map=None, prefix=""):
     """Adds the nodes of `graph_def` to `graph`; returns a dict name -> list of outputs."""
+    import flowstone.ops  # noqa: F401 - registers every raw op a GraphDef may name
+
     functions = _Functions(graph_def.library)
     input_map = dict(input_map or {})
     outputs: dict = {}
