@@ -513,13 +513,13 @@ class Variable:
         """Gathers rows `indices` of the value (the gradient is an `IndexedSlices`)."""
         indices = convert_to_tensor(indices)
         self._touch()
-        return execute("ResourceGather", (self._handle, indices), {"dtype": self._dtype}, name=name)
+        return execute("ResourceGather", (self._handle, indices), {"dtype": self._dtype}, name=name or "Gather")
 
     def gather_nd(self, indices, name=None):
         """`tf.gather_nd` on the value, reading only the addressed elements."""
         indices = convert_to_tensor(indices)
         self._touch()
-        return execute("ResourceGatherNd", (self._handle, indices), {"dtype": self._dtype}, name=name)
+        return execute("ResourceGatherNd", (self._handle, indices), {"dtype": self._dtype}, name=name or "GatherNd")
 
     def _touch(self):
         """Lets tapes watch this variable when it is read by an op other than ReadVariableOp."""

@@ -652,18 +652,17 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name
     array([[1, 0, 0],
            [0, 1, 0]], dtype=int32)
     """
+    from flowstone.ops import diagonal
+
     rows = int(num_rows)
     cols = rows if num_columns is None else int(num_columns)
     dtype = dtypes.as_dtype(dtype)
-    r = reshape(range(rows), [rows, 1])
-    c = reshape(range(cols), [1, cols])
-    from flowstone.ops import math
-
-    m = cast(math.equal(r, c), dtype)
-    if batch_shape is not None:
-        batch = [int(d) for d in np.ravel(constant_value(_shape_tensor(batch_shape)))]
-        m = broadcast_to(m, batch + [rows, cols])
-    return m
+    batch = [] if batch_shape is None else [int(d) for d in np.ravel(constant_value(_shape_tensor(batch_shape)))]
+    # As TF builds it: ones on the diagonal of a square matrix, or set into zeros.
+    ones_ = ones(batch + [min(rows, cols)], dtype)
+    if rows == cols:
+        return diagonal.diag(ones_, padding_value=False if dtype is dtypes.bool_ else 0)
+    return diagonal.set_diag(zeros(batch + [rows, cols], dtype), ones_)
 
 
 def _one_hot_kernel(indices, depth, on_value, off_value, axis):

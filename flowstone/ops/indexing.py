@@ -276,15 +276,33 @@ def getitem(tensor, slice_spec):
     if not begin:
         begin, end, strides = [0], [0], [1]
         masks["ellipsis_mask"] = 1
+    if ctx.graph is None:  # the hot eager path: the scope below only names graph nodes
+        return execute("StridedSlice", (tensor, *_pack_indices(begin, end, strides)), masks)
     return _strided_slice_of(tensor, begin, end, strides, masks)
 
 
 @scoped("strided_slice")
 def _strided_slice_of(tensor, begin, end, strides, masks, name=None):
-    return execute("StridedSlice", (tensor, *_pack_indices(begin, end, strides)), masks, name=name)
+    return execute("StridedSlice", (tensor, *_stack_indices(begin, end, strides)), masks, name=name)
 
 
 _PACKED: dict = {}
+
+
+def _index_dtype(parts, tensors):
+    dtype = dtypes.int64 if any(t.dtype is dtypes.int64 for t in tensors) else dtypes.int32
+    if dtype is dtypes.int32 and any(abs(v) > 2**31 - 1 for p in parts for v in p if not isinstance(v, Tensor)):
+        dtype = dtypes.int64
+    return dtype
+
+
+def _stack_indices(*parts):
+    """begin, end and strides in a graph, each packed as TF does: `strided_slice/stack_1`."""
+    from flowstone.ops.array import stack
+
+    dtype = _index_dtype(parts, [v for p in parts for v in p if isinstance(v, Tensor)])
+    return [stack([cast(v, dtype) if isinstance(v, Tensor) else v for v in p], name="stack")
+            if any(isinstance(v, Tensor) for v in p) else constant(p, dtype, name="stack") for p in parts]
 
 
 def _pack_indices(*parts):
@@ -292,12 +310,6 @@ def _pack_indices(*parts):
     dtype = dtypes.int64 if any(t.dtype is dtypes.int64 for t in tensors) else dtypes.int32
     if dtype is dtypes.int32 and any(abs(v) > 2**31 - 1 for p in parts for v in p if not isinstance(v, Tensor)):
         dtype = dtypes.int64
-    if ctx.graph is not None:
-        # TF packs each of begin, end and strides with `stack`: `strided_slice/stack_1`.
-        from flowstone.ops.array import stack
-
-        return [stack([cast(v, dtype) if isinstance(v, Tensor) else v for v in p], name="stack")
-                if any(isinstance(v, Tensor) for v in p) else constant(p, dtype, name="stack") for p in parts]
     if not tensors:
         # Eager slicing repeats the same few keys (loops, layers): reuse their index tensors.
         key = (tuple(tuple(p) for p in parts), dtype)

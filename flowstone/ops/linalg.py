@@ -645,7 +645,7 @@ def normalize(tensor, ord="euclidean", axis=None, name=None):  # noqa: A002
     """
     x = convert_to_tensor(tensor)
     n = norm(x, ord=ord, axis=axis, keepdims=True)
-    return math.realdiv(x, n), n
+    return x / n, n
 
 
 # Register the sibling families (diagonals and bands; factorizations and solvers).

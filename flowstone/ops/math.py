@@ -472,6 +472,7 @@ def softsign(features, name=None):
 
 
 @export("math.log_sigmoid")
+@scoped("LogSigmoid")
 def log_sigmoid(x, name=None):
     """Element-wise `log(sigmoid(x))`, as `-softplus(-x)` for stability.
 
@@ -532,7 +533,7 @@ def abs(x, name=None):  # noqa: A001 - TF's name
     """
     x = convert_to_tensor(x)
     if x.dtype.is_complex:
-        return execute("ComplexAbs", (x,), {"Tout": x.dtype.real_dtype}, name=name)
+        return execute("ComplexAbs", (x,), {"Tout": x.dtype.real_dtype}, name=name or "Abs")
     return execute("Abs", (x,), name=name)
 
 
@@ -685,6 +686,7 @@ def multiply_no_nan(x, y, name=None):
 
 
 @export("math.reciprocal_no_nan")
+@scoped("reciprocal_no_nan")
 def reciprocal_no_nan(x, name=None):
     """`1 / x`, but 0 where `x` is 0.
 
@@ -695,7 +697,7 @@ def reciprocal_no_nan(x, name=None):
     x = convert_to_tensor(x)
     if not (x.dtype.is_floating or x.dtype.is_complex):
         raise TypeError(f"x has incorrect data type: {x.dtype!r} (expected a float or complex dtype)")
-    return execute("DivNoNan", (convert_to_tensor(1, dtype=x.dtype), x), name=name)
+    return execute("DivNoNan", (convert_to_tensor_v2(1, dtype=x.dtype, name="one"), x), name=name)
 
 
 @export("math.scalar_mul", "scalar_mul")
@@ -927,6 +929,7 @@ def accumulate_n(inputs, shape=None, tensor_dtype=None, name=None):
 
 
 @export("math.polyval")
+@scoped("polyval")
 def polyval(coeffs, x, name=None):
     """Evaluates `sum(coeffs[i] * x**(n-1-i))` by Horner's rule.
 

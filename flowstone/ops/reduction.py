@@ -581,6 +581,7 @@ op("InTopKV2", "predictions: float32, targets: T, k: T -> precision: bool", {"T"
 
 
 @export("math.in_top_k", "nn.in_top_k")
+@scoped("in_top_k")
 def in_top_k(targets, predictions, k, name=None):
     """Whether each target's prediction is among the `k` highest (ties at the boundary count).
 
@@ -591,7 +592,7 @@ def in_top_k(targets, predictions, k, name=None):
     targets = convert_to_tensor(targets)
     predictions = convert_to_tensor(predictions, dtype=dtypes.float32)
     k = convert_to_tensor(k, dtype=targets.dtype)
-    return execute("InTopKV2", (predictions, targets, k), name=name)
+    return execute("InTopKV2", (predictions, targets, k))
 
 
 # --- bincount ----------------------------------------------------------------------------------
@@ -637,6 +638,7 @@ op("Bincount", "arr: int32, size: int32, weights: T -> bins: T", {"T": _BINCOUNT
 
 
 @export("math.bincount")
+@scoped("bincount")
 def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int32, name=None, axis=None,
              binary_output=False):
     """Counts occurrences of each non-negative integer in `arr` (weighted when `weights` is given).
@@ -666,7 +668,7 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int
         size = m.minimum(convert_to_tensor(maxlength, dtype=arr.dtype), size)
     if weights is None:
         weights = convert_to_tensor(np.zeros((0,), dtypes.as_dtype(dtype).as_numpy_dtype))
-    return execute("DenseBincount", (arr, size, weights), {"binary_output": bool(binary_output)}, name=name)
+    return execute("DenseBincount", (arr, size, weights), {"binary_output": bool(binary_output)})
 
 
 del _g, _raw, _names, _allowed, _kernel, _fn, INTS, COMPLEX

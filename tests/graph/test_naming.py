@@ -276,3 +276,28 @@ result = {"graph_def": list(g.as_graph_def().SerializeToString()),
     assert {"import/block/add/y", "import/block/add", "import/block/add_1", "import/strided_slice/stack_1",
             "import/mul/y", "import/Sum"} <= set(names)
     assert not any(re.search(r"_\d+_\d+$", n) for n in names)
+
+
+def _tensorflow_names(python, cases):
+    import json
+    import subprocess
+
+    script = ("import json, os, sys\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nimport tensorflow as tf\n"
+              + TRACE + "\nprint(json.dumps(trace_cases(tf, json.loads(sys.stdin.read()))))\n")
+    proc = subprocess.run([python, "-c", script], input=json.dumps(cases), capture_output=True, text=True,
+                          check=True)
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+if __name__ == "__main__":
+    # `FLOWSTONE_TF_PYTHON=... python -m tests.graph.test_naming`: the table of node names, with
+    # the cases where flowstone's differ from TensorFlow's.
+    import os
+
+    theirs = _tensorflow_names(os.environ["FLOWSTONE_TF_PYTHON"], CASES)
+    ours = _flowstone_names(CASES)
+    for key in CASES:
+        mark = "ok  " if ours[key] == theirs[key] else "DIFF"
+        print(f"{mark} {key}: {' '.join(name for name, _ in theirs[key])}")
+        if mark == "DIFF":
+            print(f"     flowstone: {' '.join(name for name, _ in ours[key])}")
