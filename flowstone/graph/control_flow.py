@@ -213,7 +213,8 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         invariants = [x.shape for x in flat]
     with name_scope(name or "while") as scope:
         limit = -1 if maximum_iterations is None else maximum_iterations
-        limit = convert_to_tensor_v2(limit, dtypes.int32, name="maximum_iterations")
+        if not isinstance(limit, Tensor):
+            limit = convert_to_tensor_v2(limit, dtypes.int32, name="maximum_iterations")
         outs = build_while(cond, body, structure, flat, invariants, limit, parallel_iterations, scope)
     result = nest.pack_sequence_as(structure, outs)
     return result[0] if single else result
