@@ -59,7 +59,7 @@ _SYMBOLS = {
     'cond': ('flowstone.graph.control_flow', 'cond'),
     'conj': ('flowstone.ops.math', 'conj'),
     'constant': ('flowstone.core.tensor', 'constant'),
-    'convert_to_tensor': ('flowstone.core.tensor', 'convert_to_tensor'),
+    'convert_to_tensor': ('flowstone.core.tensor', 'convert_to_tensor_v2'),
     'cos': ('flowstone.ops.math', 'cos'),
     'cosh': ('flowstone.ops.math', 'cosh'),
     'cumsum': ('flowstone.ops.reduction', 'cumsum'),

@@ -10,7 +10,7 @@ import numpy as np
 from flowstone._export import export
 from flowstone.autodiff import backprop, diagnostics, tape
 from flowstone.autodiff.indexed_slices import IndexedSlices, densify
-from flowstone.core.tensor import Tensor, convert_to_tensor
+from flowstone.core.tensor import Tensor, convert_to_tensor, convert_to_tensor_v2
 
 _USED = "A non-persistent GradientTape can only be used to compute one set of gradients (or jacobians)"
 
@@ -78,7 +78,7 @@ def _target(t):
 
 
 def _zeros(shape, dtype):
-    return convert_to_tensor(np.zeros(shape, dtype=dtype.as_numpy_dtype))
+    return convert_to_tensor_v2(np.zeros(shape, dtype=dtype.as_numpy_dtype))
 
 
 @export("GradientTape", "autodiff.GradientTape")

@@ -7,6 +7,8 @@ fields are plain attributes so that the eager hot path reads them in one lookup.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import re
 import threading
 
@@ -115,6 +117,34 @@ class name_scope:  # noqa: N801 - TensorFlow's public name
     def __exit__(self, *exc):
         ctx.scope = self._saved
         return False
+
+
+def scoped(default: str):
+    """Gives a composite op TensorFlow's node names while a graph is built.
+
+    TF's Python wrappers open `name_scope(name or default)` and name the op that produces
+    their result after the scope itself: `tf.clip_by_value` builds `clip_by_value/Minimum`
+    and `clip_by_value` (the Maximum). The decorated function runs inside that scope and
+    receives it as `name` ("clip_by_value/"), which it passes to its last op. Eagerly the
+    function is called as it is, so names cost nothing there.
+    """
+
+    def decorate(fn):
+        pos = list(inspect.signature(fn).parameters).index("name")
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if ctx.graph is None:
+                return fn(*args, **kwargs)
+            if len(args) > pos:
+                with name_scope(args[pos] or default) as scope:
+                    return fn(*args[:pos], scope, *args[pos + 1 :], **kwargs)
+            with name_scope(kwargs.pop("name", None) or default) as scope:
+                return fn(*args, name=scope, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def current_scope() -> str:

@@ -11,9 +11,9 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import ctx as _ctx
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.shape import TensorShape
-
 
 
 class _Unbound:
@@ -47,53 +47,54 @@ class Tensor:
     OVERLOADABLE_OPERATORS = frozenset()
 
     # --- Python operators -------------------------------------------------------------
+    # Each passes the name TF's operator gives its graph node (`x + y` is "add", `tf.add` "Add").
     def __add__(self, y):
-        return _op.add(self, y)
+        return _op.add(self, y, name="add")
 
     def __radd__(self, x):
-        return _op.radd(x, self)
+        return _op.radd(x, self, name="add")
 
     def __sub__(self, y):
-        return _op.subtract(self, y)
+        return _op.subtract(self, y, name="sub")
 
     def __rsub__(self, x):
-        return _op.subtract(x, self)
+        return _op.subtract(x, self, name="sub")
 
     def __mul__(self, y):
-        return _op.multiply(self, y)
+        return _op.multiply(self, y, name="mul")
 
     def __rmul__(self, x):
-        return _op.multiply(x, self)
+        return _op.multiply(x, self, name="mul")
 
     def __truediv__(self, y):
-        return _op.truediv(self, y)
+        return _op.truediv(self, y, name="truediv")
 
     def __rtruediv__(self, x):
-        return _op.truediv(x, self)
+        return _op.truediv(x, self, name="truediv")
 
     def __floordiv__(self, y):
-        return _op.floordiv(self, y)
+        return _op.floordiv(self, y, name="floordiv")
 
     def __rfloordiv__(self, x):
-        return _op.floordiv(x, self)
+        return _op.floordiv(x, self, name="floordiv")
 
     def __mod__(self, y):
-        return _op.floormod(self, y)
+        return _op.floormod(self, y, name="mod")
 
     def __rmod__(self, x):
-        return _op.floormod(x, self)
+        return _op.floormod(x, self, name="mod")
 
     def __pow__(self, y):
-        return _op.pow(self, y)
+        return _op.pow(self, y, name="pow")
 
     def __rpow__(self, x):
-        return _op.pow(x, self)
+        return _op.pow(x, self, name="pow")
 
     def __matmul__(self, y):
-        return _op.matmul(self, y)
+        return _op.matmul(self, y, name="matmul")
 
     def __rmatmul__(self, x):
-        return _op.matmul(x, self)
+        return _op.matmul(x, self, name="matmul")
 
     def __neg__(self):
         return _op.negative(self)
@@ -108,22 +109,22 @@ class Tensor:
         return _op.invert(self)
 
     def __and__(self, y):
-        return _op.bitwise_and_op(self, y)
+        return _op.bitwise_and_op(self, y, name="and")
 
     def __rand__(self, x):
-        return _op.bitwise_and_op(x, self)
+        return _op.bitwise_and_op(x, self, name="and")
 
     def __or__(self, y):
-        return _op.bitwise_or_op(self, y)
+        return _op.bitwise_or_op(self, y, name="or")
 
     def __ror__(self, x):
-        return _op.bitwise_or_op(x, self)
+        return _op.bitwise_or_op(x, self, name="or")
 
     def __xor__(self, y):
-        return _op.bitwise_xor_op(self, y)
+        return _op.bitwise_xor_op(self, y, name="xor")
 
     def __rxor__(self, x):
-        return _op.bitwise_xor_op(x, self)
+        return _op.bitwise_xor_op(x, self, name="xor")
 
     def __lt__(self, y):
         return _op.less(self, y)
@@ -349,6 +350,8 @@ def _numpy_str(t: EagerTensor) -> str:
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _SCALARS: dict = {}
+# ids of the cached tensors above: a graph gives each use of one a `Const` node of its own.
+OPERANDS: set = set()
 
 
 def _infer_python_dtype(value) -> dtypes.DType:
@@ -507,16 +510,16 @@ def _scalar(value, dtype: dtypes.DType) -> EagerTensor:
         t = eager_from_numpy(arr, dt)
         if len(_SCALARS) < 4096:
             _SCALARS[key] = t
+            OPERANDS.add(id(t))
     return t
 
 
-@export("convert_to_tensor")
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
-    """Converts Python values, NumPy arrays, tensors and variables to a `tf.Tensor`.
+    """Converts an op wrapper's argument to a tensor (the public function is `convert_to_tensor_v2`).
 
-    >>> import flowstone as tf
-    >>> tf.convert_to_tensor([1.0, 2.0]).dtype
-    tf.float32
+    While a graph is built, a Python value stays an eager tensor until the op that uses it
+    embeds it, as `<op>/<input>` (`add/y`, `Reshape/shape`), the names TensorFlow's wrappers
+    give the constants they convert.
     """
     if isinstance(value, Tensor):
         if dtype is not None:
@@ -545,17 +548,32 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
         return _op.stack_nested(value, dtype)
     arr, dtype = to_numpy_value(value, dtype)
     t = eager_from_numpy(arr, dtype)
-    from flowstone.core import context
+    graph = _ctx.graph
+    if graph is not None:
+        graph.operands[id(t)] = t  # a value, not a captured tensor: embedded as a Const
+    return t
 
-    if context.ctx.graph is not None:
-        return context.ctx.graph.capture_constant(t, name)
+
+@export("convert_to_tensor")
+def convert_to_tensor_v2(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
+    """Converts Python values, NumPy arrays, tensors and variables to a `tf.Tensor`.
+
+    Inside a `tf.function` the result is a graph tensor: a Python value becomes a `Const`
+    node named `name` (default "Const").
+
+    >>> import flowstone as tf
+    >>> tf.convert_to_tensor([1.0, 2.0]).dtype
+    tf.float32
+    """
+    t = convert_to_tensor(value, dtype, dtype_hint, name)
+    graph = _ctx.graph
+    if graph is not None and t.__class__ is EagerTensor:
+        return graph.capture(t, _ctx.scope + (name or "Const"))
     return t
 
 
 def _is_index_list(value, dtype) -> bool:
-    from flowstone.core import context
-
-    return dtype.is_integer and context.ctx.graph is None and all(type(v) is int for v in value)
+    return dtype.is_integer and all(type(v) is int for v in value)
 
 
 def _index_list(value: tuple, dtype: dtypes.DType) -> EagerTensor:
@@ -567,6 +585,7 @@ def _index_list(value: tuple, dtype: dtypes.DType) -> EagerTensor:
         t = eager_from_numpy(arr, dt)
         if len(_SCALARS) < 4096:
             _SCALARS[key] = t
+            OPERANDS.add(id(t))
     return t
 
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
-from flowstone.core.context import ctx, init_scope
+from flowstone.core.context import ctx, init_scope, name_scope
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
 from flowstone.core.registry import INDEX, OPS, REQUIRED, gradient, op
@@ -48,6 +48,7 @@ from flowstone.core.tensor import (
     _numpy_repr,
     constant_value,
     convert_to_tensor,
+    convert_to_tensor_v2,
 )
 
 _IDS = itertools.count(1)
@@ -494,6 +495,9 @@ class Variable:
         >>> float(tf.Variable(2.0).read_value())
         2.0
         """
+        if ctx.graph is not None:
+            with name_scope("Read"):  # TF's graphs name this read "Read/ReadVariableOp"
+                return self._read()
         return self._read()
 
     def numpy(self):
@@ -515,13 +519,13 @@ class Variable:
         """Gathers rows `indices` of the value (the gradient is an `IndexedSlices`)."""
         indices = convert_to_tensor(indices)
         self._touch()
-        return execute("ResourceGather", (self._handle, indices), {"dtype": self._dtype}, name=name)
+        return execute("ResourceGather", (self._handle, indices), {"dtype": self._dtype}, name=name or "Gather")
 
     def gather_nd(self, indices, name=None):
         """`tf.gather_nd` on the value, reading only the addressed elements."""
         indices = convert_to_tensor(indices)
         self._touch()
-        return execute("ResourceGatherNd", (self._handle, indices), {"dtype": self._dtype}, name=name)
+        return execute("ResourceGatherNd", (self._handle, indices), {"dtype": self._dtype}, name=name or "GatherNd")
 
     def _touch(self):
         """Lets tapes watch this variable when it is read by an op other than ReadVariableOp."""
@@ -530,7 +534,7 @@ class Variable:
 
     # --- writing ---------------------------------------------------------------------------
     def _convert_value(self, value):
-        return convert_to_tensor(value, dtype=self._dtype)
+        return convert_to_tensor_v2(value, dtype=self._dtype)
 
     def assign(self, value, use_locking=None, name=None, read_value=True):
         """Sets the value; returns the variable (or None with `read_value=False`).

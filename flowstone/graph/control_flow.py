@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from flowstone._export import export
 from flowstone.core import dtypes
-from flowstone.core.context import ctx, graph_mode
+from flowstone.core.context import ctx, graph_mode, name_scope
 from flowstone.core.execute import execute
 from flowstone.core.registry import REQUIRED, op
 from flowstone.core.shape import TensorShape
-from flowstone.core.tensor import Tensor, convert_to_tensor
+from flowstone.core.tensor import Tensor, constant, convert_to_tensor, convert_to_tensor_v2
 from flowstone.graph import nest
 from flowstone.graph.funcgraph import FuncGraph, trace
 from flowstone.graph.graphlib import Operation
@@ -102,9 +102,17 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
         raise TypeError(f"pred must not be a Python bool or a tensor of dtype {pred.dtype.name}")
     if pred.shape.rank not in (0, None):
         raise ValueError(f"Shape must be rank 0 but is rank {pred.shape.rank} for pred of tf.cond")
-    base = name or "cond"
-    from flowstone.graph.tensor_array import branch_flows
+    # TF names the node after its scope ("cond", "cond_1") and passes each output through an
+    # Identity inside it ("cond/Identity").
+    with name_scope(name or "cond") as scope:
+        return _cond(pred, true_fn, false_fn, scope)
 
+
+def _cond(pred, true_fn, false_fn, scope):
+    from flowstone.graph.tensor_array import branch_flows
+    from flowstone.ops import array
+
+    base = scope[:-1]
     (true_fn, false_fn), with_arrays = branch_flows(true_fn, false_fn)
     tg = trace(f"{base}_true_branch", _branch_fn(true_fn), (), {}, None, add_identity=True)
     fg = trace(f"{base}_false_branch", _branch_fn(false_fn), (), {}, None, add_identity=True)
@@ -120,7 +128,7 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
                 f"structure of return values. true_fn returned a {a.dtype.name} tensor where false_fn "
                 f"returned a {b.dtype.name} tensor."
             )
-    outs = make_if(pred, tg, fg, [], name=name)
+    outs = [array.identity(t) for t in make_if(pred, tg, fg, [], name=scope)]
     it = iter(outs)
     return with_arrays(nest.map_structure(lambda x: next(it) if isinstance(x, Tensor) else x, tg.structured_outputs))
 
@@ -202,7 +210,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         structure, cond, body, with_arrays = arrays
         if shape_invariants is not None:
             shape_invariants = _array_invariants(shape_invariants, single, structure)
-    flat = [convert_to_tensor(x) for x in nest.flatten(structure)]
+    flat = [convert_to_tensor_v2(x) for x in nest.flatten(structure)]
     if shape_invariants is not None:
         invariants = [TensorShape(s) for s in nest.flatten([shape_invariants] if single else shape_invariants)]
         for x, s in zip(flat, invariants):
@@ -212,9 +220,11 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
                                  f"specified shape invariant is {s}.")
     else:
         invariants = [x.shape for x in flat]
-    limit = -1 if maximum_iterations is None else maximum_iterations
-    limit = convert_to_tensor(limit, dtype=dtypes.int32) if not isinstance(limit, Tensor) else limit
-    outs = build_while(cond, body, structure, flat, invariants, limit, parallel_iterations, name)
+    with name_scope(name or "while") as scope:
+        limit = -1 if maximum_iterations is None else maximum_iterations
+        if not isinstance(limit, Tensor):
+            limit = convert_to_tensor_v2(limit, dtypes.int32, name="maximum_iterations")
+        outs = build_while(cond, body, structure, flat, invariants, limit, parallel_iterations, scope)
     result = nest.pack_sequence_as(structure, outs)
     if arrays is not None:
         result = with_arrays(result)
@@ -271,12 +281,13 @@ def build_while(cond, body, structure, flat, invariants, limit, parallel_iterati
         out = [convert_to_tensor(v) for v in nest.flatten(new)]
         return [counter + 1, limit_] + out
 
-    base = name or "while"
+    base = (name or "while").rstrip("/")
     cg = trace(f"{base}_cond", cond_fn, specs, {}, None, add_identity=False)
     bg = trace(f"{base}_body", body_fn, specs, {}, None)
     _check_body(bg, flat, invariants)
     limit = limit if isinstance(limit, Tensor) else convert_to_tensor(limit, dtype=dtypes.int32)
-    return make_while(cg, bg, [convert_to_tensor(0), limit] + flat, parallel_iterations, name)[2:len(flat) + 2]
+    counter = constant(0, dtypes.int32, name="loop_counter")
+    return make_while(cg, bg, [counter, limit] + flat, parallel_iterations, name)[2:len(flat) + 2]
 
 
 def _caller(structure):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 
 from flowstone.core import dtypes
+from flowstone.core import tensor as tensor_module
 from flowstone.core.context import ctx, graph_mode
 from flowstone.core.registry import OPS
 from flowstone.core.shape import TensorShape, as_shape
@@ -60,11 +61,11 @@ class FuncGraph(Graph):
             return found
         if isinstance(t, EagerTensor):
             if t.dtype is dtypes.resource:
-                return self._capture_handle(t)
-            if t.dtype is dtypes.string or t._value.size <= _EMBED_LIMIT:
-                return self.capture_constant(t, name)
+                return self._capture_handle(t, name)
+            if t.dtype is dtypes.string or t._value.size <= _EMBED_LIMIT or self.is_operand(t):
+                return self.embed(t, name)
             external = self.outer_graph.capture(t) if self.outer_graph is not None else t
-            return self._add_capture(t, external, t.dtype, t.shape, None)
+            return self._add_capture(t, external, t.dtype, t.shape, None, name)
         if isinstance(t, SymbolicTensor):
             if t.graph is self:
                 return t
@@ -76,19 +77,24 @@ class FuncGraph(Graph):
             external = t if t.graph is self.outer_graph else self.outer_graph.capture(t)
             return self._add_capture(t, external, t.dtype, t.shape, t._handle_data)
         with graph_mode(self):
-            return convert_to_tensor(t)
+            return self._own(convert_to_tensor(t), name)
 
-    def _capture_handle(self, h):
+    def is_operand(self, t) -> bool:
+        """Whether eager `t` holds a Python value converted while building this graph."""
+        return id(t) in self.operands or id(t) in tensor_module.OPERANDS
+
+    def _capture_handle(self, h, name=None):
         var = h.variable() if hasattr(h, "variable") else None
         if var is not None and all(v is not var for v in self.variables):
             self.variables.append(var)
         external = self.outer_graph.capture(h) if self.outer_graph is not None else h
         data = (h._var_dtype, TensorShape(h._buffer.shape))
-        return self._add_capture(h, external, dtypes.resource, TensorShape([]), data)
+        return self._add_capture(h, external, dtypes.resource, TensorShape([]), data, name)
 
-    def _add_capture(self, t, external, dtype, shape, handle_data):
-        name = getattr(t, "_name", None) if dtype is dtypes.resource else None
-        ph = self.placeholder(dtype, shape, _placeholder_name(name), handle_data)
+    def _add_capture(self, t, external, dtype, shape, handle_data, name=None):
+        if name is None:
+            name = _placeholder_name(getattr(t, "_name", None) if dtype is dtypes.resource else None)
+        ph = self.placeholder(dtype, shape, name, handle_data)
         self.captures.append((external, ph))
         self.capture_sources.append(t)
         self._capture_map[id(t)] = ph

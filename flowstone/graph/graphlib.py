@@ -16,6 +16,7 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core import tensor as tensor_module
 from flowstone.core.context import ctx, graph_mode
 from flowstone.core.registry import OPS, OpDef
 from flowstone.core.shape import TensorShape, as_shape
@@ -241,6 +242,9 @@ class Graph:
         self._by_name: dict[str, Operation] = {}
         self._consts: dict[int, SymbolicTensor] = {}
         self._keep: list = []
+        # Eager tensors that wrappers converted from Python values while this graph was built
+        # (id -> tensor): embedded as constants whatever their size, never fed as captures.
+        self.operands: dict = {}
         self.collections: dict = {}
 
     # --- building -------------------------------------------------------------------------
@@ -260,14 +264,40 @@ class Graph:
                 self._names[unique.lower()] = 1
         return unique
 
+    def node_name(self, name: str) -> str:
+        """The name a new node gets from the `name` its op was called with, as in TensorFlow.
+
+        A name ending in "/" is the scope a composite op opened for itself (`clip_by_value/`):
+        the node takes the scope's own name. Any other name is made unique under the current
+        name scope (`add`, `add_1`, `block/add`).
+        """
+        if name[-1:] == "/":
+            name = name[:-1]
+            if name not in self._by_name:
+                self._names.setdefault(name.lower(), 1)
+                return name
+            return self.unique_name(name)
+        return self.unique_name(ctx.scope + name)
+
     def create_op(self, opdef, inputs, attrs, name=None):
-        """Appends a node applying `opdef` to `inputs`; returns its output tensors."""
+        """Appends a node applying `opdef` to `inputs`; returns its output tensors.
+
+        `name` defaults to the raw op's name. Values from outside the graph (Python numbers
+        and lists the op's wrapper converted, eager tensors, variable handles) are brought in
+        as `<node>/<input>` (`add/y`, `Reshape/shape`), as TensorFlow's op wrappers name them.
+        """
         from flowstone.graph import shapes
 
         if isinstance(opdef, str):
             opdef = OPS[opdef]
         raw = inputs
-        inputs = [self._own(t) for t in raw]
+        node_name = self.node_name(name or opdef.name)
+        inputs = list(raw)
+        foreign = [i for i, t in enumerate(raw) if not (t.__class__ is SymbolicTensor and t._op.graph is self)]
+        if foreign:
+            labels = _input_labels(opdef, attrs, len(raw))
+            for i in foreign:
+                inputs[i] = self._own(raw[i], f"{node_name}/{labels[i]}")
         attrs = dict(attrs or {})
         full = opdef.full_attrs(attrs)
         start = 0
@@ -282,7 +312,7 @@ class Graph:
         for k, v in attrs.items():
             if k not in full and k in opdef.inferred and (k not in opdef.type_attrs or isinstance(v, list)):
                 full[k] = v
-        node = Operation(self, opdef, self.unique_name(ctx.scope + (name or opdef.name)), inputs, full)
+        node = Operation(self, opdef, node_name, inputs, full)
         node.traceback = user_frames()
         try:
             specs = shapes.infer(opdef, inputs, full)
@@ -303,15 +333,18 @@ class Graph:
         self.nodes.append(node)
         self._by_name[node.name] = node
 
-    def _own(self, t):
+    def _own(self, t, name=None):
         if isinstance(t, SymbolicTensor) and t._op.graph is self:
             return t
-        return self.capture(t)
+        return self.capture(t, name)
 
     def capture(self, t, name=None):
-        """Brings a value from outside this graph in (a plain graph embeds eager values)."""
+        """Brings a value from outside this graph in (a plain graph embeds eager values).
+
+        `name`: the full name of a node this creates (the consuming op's `<op>/<input>`).
+        """
         if isinstance(t, EagerTensor):
-            return self.capture_constant(t, name)
+            return self.embed(t, name)
         if isinstance(t, SymbolicTensor):
             raise ValueError(
                 f"Tensor {t!r} must be from the same graph as the other inputs (it belongs to {t.graph!r})."
@@ -319,21 +352,34 @@ class Graph:
         from flowstone.core.tensor import convert_to_tensor
 
         with graph_mode(self):
-            return convert_to_tensor(t)
+            return self._own(convert_to_tensor(t), name)
 
     def capture_constant(self, t: EagerTensor, name=None):
-        """A `Const` node holding the value of eager tensor `t` (one per tensor and graph)."""
-        found = self._consts.get(id(t))
-        if found is not None:
-            return found
+        """A `Const` node holding the value of eager tensor `t`, named `name` (default "Const")
+        under the current name scope."""
+        return self.embed(t, ctx.scope + (name or "Const"))
+
+    def embed(self, t: EagerTensor, name=None):
+        """A `Const` node with the value of `t`, named `name` (a full name, made unique).
+
+        An eager tensor is embedded once per graph; a Python value that a wrapper converted
+        (a cached scalar) gets a node of its own at each use, as TensorFlow gives each op its
+        own `add/y`.
+        """
+        fresh = id(t) in tensor_module.OPERANDS
+        if not fresh:
+            found = self._consts.get(id(t))
+            if found is not None:
+                return found
         value = t._numpy_view()
-        node = Operation(self, OPS["Const"], self.unique_name(ctx.scope + (name or "Const")), [],
+        node = Operation(self, OPS["Const"], self.unique_name(name or ctx.scope + "Const"), [],
                          {"value": value, "dtype": t.dtype})
         node.traceback = user_frames()
         node.outputs = [SymbolicTensor(node, 0, t.dtype, TensorShape(value.shape))]
         self._add(node)
-        self._consts[id(t)] = node.outputs[0]
-        self._keep.append(t)
+        if not fresh:
+            self._consts[id(t)] = node.outputs[0]
+            self._keep.append(t)
         return node.outputs[0]
 
     # --- lookup ---------------------------------------------------------------------------
@@ -394,6 +440,24 @@ def _variable_of(raw, t):
     if callable(fn):
         return fn()
     return getattr(t.graph, "proxies", {}).get(id(t))
+
+
+# Inputs whose name in TF's OpDef differs from its `tf.raw_ops` keyword (`axis` of Split).
+_OPDEF_INPUT_NAMES = {"Split": ["split_dim", "value"], "SplitV": ["value", "size_splits", "split_dim"]}
+
+
+def _input_labels(opdef, attrs, n):
+    """The name of each flat input of `opdef` (`values_0`, `values_1` for a list input)."""
+    if not opdef.has_lists:
+        return _OPDEF_INPUT_NAMES.get(opdef.name) or [a.name for a in opdef.inputs]
+    labels = []
+    for arg in opdef.inputs:
+        count = (attrs or {}).get(arg.number_attr) if arg.number_attr else None
+        if count is None:
+            labels.append(arg.name)
+        else:
+            labels.extend(f"{arg.name}_{k}" for k in range(len(count) if isinstance(count, list) else count))
+    return labels + ["input"] * (n - len(labels))
 
 
 def _shape_error(node, e, cls):

@@ -10,9 +10,16 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import ctx, scoped
 from flowstone.core.execute import execute
 from flowstone.core.registry import COMPLEX, INDEX, NON_STRING, REAL, REQUIRED, gradient, op
-from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
+from flowstone.core.tensor import (
+    Tensor,
+    constant,
+    constant_value,
+    convert_to_tensor,
+    convert_to_tensor_v2,
+)
 
 # --- Identity ---------------------------------------------------------------------------------
 
@@ -88,16 +95,32 @@ def shape(input, out_type=dtypes.int32, name=None):  # noqa: A002
     array([2, 3], dtype=int32)
     """
     x = convert_to_tensor(input)
-    return execute("Shape", (x,), {"out_type": dtypes.as_dtype(out_type)}, name=name)
+    out_type = dtypes.as_dtype(out_type)
+    if ctx.graph is not None and x.shape.is_fully_defined():
+        return _known(x.shape.as_list(), out_type, name or "Shape")
+    return execute("Shape", (x,), {"out_type": out_type}, name=name)
+
+
+def _known(value, dtype, name):
+    # A graph holds what the static shape already tells as a constant, as TF's graphs do
+    # (`tf.shape(x)` of a fully known shape is the Const "Shape").
+    return constant(value, dtype, name=name)
 
 
 @export("rank")
 def rank(input, name=None):  # noqa: A002
-    """The rank of a tensor as an int32 scalar tensor."""
+    """The rank of a tensor as an int32 scalar tensor.
+
+    >>> import flowstone as tf
+    >>> int(tf.rank(tf.zeros([2, 3])))
+    2
+    """
     x = convert_to_tensor(input)
     if x.shape.rank is not None:
+        if ctx.graph is not None:
+            return _known(x.shape.rank, dtypes.int32, name or "Rank")
         return convert_to_tensor(x.shape.rank, dtype=dtypes.int32)
-    return size(shape(x))
+    return size(shape(x), name=name or "Rank")
 
 
 op("Size", "input: T -> output: out_type", {"out_type": dtypes.int32}, differentiable=False)(
@@ -114,7 +137,10 @@ def size(input, out_type=dtypes.int32, name=None):  # noqa: A002
     6
     """
     x = convert_to_tensor(input)
-    return execute("Size", (x,), {"out_type": dtypes.as_dtype(out_type)}, name=name)
+    out_type = dtypes.as_dtype(out_type)
+    if ctx.graph is not None and x.shape.is_fully_defined():
+        return _known(x.shape.num_elements(), out_type, name or "Size")
+    return execute("Size", (x,), {"out_type": out_type}, name=name)
 
 
 # --- Reshape, ExpandDims, BroadcastTo ---------------------------------------------------------
@@ -350,9 +376,15 @@ def zeros_like(input, dtype=None, name=None):  # noqa: A002
     """
     x = convert_to_tensor(input)
     dtype = x.dtype if dtype is None else dtypes.as_dtype(dtype)
-    if dtype is not x.dtype or dtype is dtypes.string:
+    name = name or "zeros_like"
+    if dtype is not x.dtype or dtype is dtypes.string or _foldable(x, dtype):
         return zeros(_dims(x), dtype, name=name)
     return execute("ZerosLike", (x,), name=name)
+
+
+def _foldable(x, dtype):
+    # TF's graphs hold zeros_like/ones_like of a fully known shape as one Const.
+    return ctx.graph is not None and x.shape.is_fully_defined() and dtype is not dtypes.variant
 
 
 @export("ones_like")
@@ -365,10 +397,11 @@ def ones_like(input, dtype=None, name=None):  # noqa: A002
     """
     x = convert_to_tensor(input)
     dtype = x.dtype if dtype is None else dtypes.as_dtype(dtype)
-    if dtype is not x.dtype:
-        return ones(_dims(x), dtype, name=name)
+    name = name or "ones_like"
     if dtype is dtypes.string:
         raise _not_allowed("OnesLike", "T", dtype)
+    if dtype is not x.dtype or _foldable(x, dtype):
+        return ones(_dims(x), dtype, name=name)
     return execute("OnesLike", (x,), name=name)
 
 
@@ -392,8 +425,16 @@ def _filled(shape_, dtype, value, name):
         if value != 0:
             raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype string")
         dims = [int(d) for d in np.ravel(constant_value(_shape_tensor(shape_)))]
+        if ctx.graph is not None:
+            return constant(np.full(dims, b"", dtype=object), dtypes.string, name=name)
         return convert_to_tensor(np.full(dims, b"", dtype=object), dtype=dtypes.string)
-    return execute("Fill", (_shape_tensor(shape_), convert_to_tensor(value, dtype=dtype)), name=name)
+    dims = _shape_tensor(shape_)
+    if ctx.graph is not None and not isinstance(shape_, Tensor):
+        known = constant_value(dims)
+        if known is not None and np.all(known >= 0) and np.prod(known, dtype=np.int64) < 1000:
+            # As TF's graphs do for small fills of a known shape: one Const named `zeros`.
+            return constant(np.full(np.ravel(known).tolist(), value, dtype.as_numpy_dtype), dtype, name=name)
+    return execute("Fill", (dims, convert_to_tensor(value, dtype=dtype)), name=name)
 
 
 @export("zeros")
@@ -406,7 +447,7 @@ def zeros(shape, dtype=dtypes.float32, name=None, layout=None):  # noqa: F811 - 
            [0, 0]], dtype=int32)
     """
     dtype = dtypes.as_dtype(dtype)
-    return _filled(shape, dtype, False if dtype is dtypes.bool_ else 0, name)
+    return _filled(shape, dtype, False if dtype is dtypes.bool_ else 0, name or "zeros")
 
 
 @export("ones")
@@ -418,7 +459,7 @@ def ones(shape, dtype=dtypes.float32, name=None, layout=None):  # noqa: F811
     array([1., 1., 1.], dtype=float32)
     """
     dtype = dtypes.as_dtype(dtype)
-    return _filled(shape, dtype, True if dtype is dtypes.bool_ else 1, name)
+    return _filled(shape, dtype, True if dtype is dtypes.bool_ else 1, name or "ones")
 
 
 def _range_kernel(start, limit, delta, Tidx=None):  # noqa: N803 - TF's attr name
@@ -454,7 +495,7 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001 -
         dtype = max((a.dtype for a in args), key=lambda d: order.index(d) if d in order else 0)
     dtype = dtypes.as_dtype(dtype)
     args = [cast(a, dtype) for a in args]
-    out = execute("Range", tuple(args), name=None if name == "range" else name)
+    out = execute("Range", tuple(args), name=name or "range")
     return out if out.dtype is dtype else cast(out, dtype)
 
 
@@ -486,7 +527,7 @@ def stack(values, axis=0, name="stack"):
     values = [convert_to_tensor(v) for v in values]
     if values and any(v.dtype is not values[0].dtype for v in values):
         values = [convert_to_tensor(v, dtype=values[0].dtype) for v in values]
-    return execute("Pack", (values,), {"axis": axis})
+    return execute("Pack", (values,), {"axis": axis}, name=name or "stack")
 
 
 def stack_nested(value, dtype=None):
@@ -519,7 +560,7 @@ def unstack(value, num=None, axis=0, name="unstack"):
         num = value.shape[axis]
     if rank is not None and not -rank <= axis < rank:
         raise ValueError(f"Argument `axis` = {axis} not in range [{-rank}, {rank})")
-    out = execute("Unpack", (value,), {"num": num, "axis": axis % rank if rank else axis})
+    out = execute("Unpack", (value,), {"num": num, "axis": axis % rank if rank else axis}, name=name or "unstack")
     return list(out) if isinstance(out, tuple) else [out]
 
 
@@ -567,6 +608,7 @@ def _linspace_fraction(n, dtype):
 
 
 @export("linspace", "lin_space")
+@scoped("linspace")
 def linspace(start, stop, num, name=None, axis=0):
     """`num` evenly spaced values from `start` to `stop` (both included), along `axis`.
 
@@ -600,10 +642,13 @@ def linspace(start, stop, num, name=None, axis=0):
     t_shape[axis] = n
     t = reshape(_linspace_fraction(n, start.dtype), t_shape)
     start, stop = expand_dims(start, axis), expand_dims(stop, axis)
-    return start + t * (stop - start)
+    from flowstone.ops import math
+
+    return math.add(start, t * (stop - start), name=name)
 
 
 @export("eye", "linalg.eye")
+@scoped("eye")
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
     """An identity matrix (or a batch of them) of shape `batch_shape + [num_rows, num_columns]`.
 
@@ -612,18 +657,17 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name
     array([[1, 0, 0],
            [0, 1, 0]], dtype=int32)
     """
+    from flowstone.ops import diagonal
+
     rows = int(num_rows)
     cols = rows if num_columns is None else int(num_columns)
     dtype = dtypes.as_dtype(dtype)
-    r = reshape(range(rows), [rows, 1])
-    c = reshape(range(cols), [1, cols])
-    from flowstone.ops import math
-
-    m = cast(math.equal(r, c), dtype)
-    if batch_shape is not None:
-        batch = [int(d) for d in np.ravel(constant_value(_shape_tensor(batch_shape)))]
-        m = broadcast_to(m, batch + [rows, cols])
-    return identity(m, name=name) if name else m
+    batch = [] if batch_shape is None else [int(d) for d in np.ravel(constant_value(_shape_tensor(batch_shape)))]
+    # As TF builds it: ones on the diagonal of a square matrix, or set into zeros.
+    ones_ = ones(batch + [min(rows, cols)], dtype)
+    if rows == cols:
+        return diagonal.diag(ones_, padding_value=False if dtype is dtypes.bool_ else 0)
+    return diagonal.set_diag(zeros(batch + [rows, cols], dtype), ones_)
 
 
 def _one_hot_kernel(indices, depth, on_value, off_value, axis):
@@ -645,6 +689,7 @@ op("OneHot", "indices: TI, depth: int32, on_value: T, off_value: T -> output: T"
 
 
 @export("one_hot")
+@scoped("one_hot")
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
     """One-hot vectors: `on_value` where the index matches, `off_value` elsewhere.
 
@@ -663,10 +708,12 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
             dtype = convert_to_tensor(on_value if on_value is not None else off_value).dtype
         dtype = dtype or dtypes.float32
     dtype = dtypes.as_dtype(dtype)
-    on = convert_to_tensor(True if dtype is dtypes.bool_ else 1, dtype=dtype) if on_value is None \
-        else convert_to_tensor(on_value, dtype=dtype)
-    off = convert_to_tensor(False if dtype is dtypes.bool_ else 0, dtype=dtype) if off_value is None \
-        else convert_to_tensor(off_value, dtype=dtype)
+    if on_value is None:
+        on_value = True if dtype is dtypes.bool_ else 1
+    if off_value is None:
+        off_value = False if dtype is dtypes.bool_ else 0
+    on = convert_to_tensor_v2(on_value, dtype, name="on_value")
+    off = convert_to_tensor_v2(off_value, dtype, name="off_value")
     depth = convert_to_tensor(depth, dtype=dtypes.int32)
     attrs = {"axis": -1 if axis is None else int(axis)}
     return execute("OneHot", (indices, depth, on, off), attrs, name=name)

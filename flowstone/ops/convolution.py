@@ -16,6 +16,7 @@ from jax import lax
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.errors import UnimplementedError
 from flowstone.core.execute import execute
 from flowstone.core.registry import FLOATS, INDEX, REQUIRED, gradient, op
@@ -361,6 +362,7 @@ def _string_padding(padding):
 
 
 @export("nn.conv1d")
+@scoped("conv1d")
 def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):  # noqa: A002
     """1-D convolution of a 3-D `input` (`NWC` or `NCW`) with `filters` of shape `[w, in, out]`.
 
@@ -374,8 +376,8 @@ def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, n
     strides = [1] + sequence(stride, 1, channel, "stride")
     dils = [1] + sequence(dilations, 1, channel, "dilations")
     attrs = {"strides": strides, "dilations": dils, "padding": padding, "data_format": fmt}
-    out = execute("Conv2D", (_array.expand_dims(x, axis), _array.expand_dims(w, 0)), attrs)
-    return _manip.squeeze(out, [axis], name=name)
+    out = execute("Conv2D", (_array.expand_dims(x, axis), _array.expand_dims(w, 0)), attrs, name=name)
+    return _manip.squeeze(out, [axis])
 
 
 def _list_arg(value, argname, opname):
@@ -442,6 +444,7 @@ def convolution(
     array([2., 2.], dtype=float32)
     """
     x, w = _pair(input, filters)
+    name = name or "convolution"
     n = _spatial_count(x, w, data_format)
     channels_first = data_format is not None and data_format.startswith("NC")
     channel = 1 if channels_first else n + 1
@@ -510,7 +513,8 @@ def conv2d_transpose(
     data_format = data_format or "NHWC"
     x, w = _pair(input, filters)
     attrs = _conv_attrs(strides, padding, data_format, dilations, 2)
-    return execute("Conv2DBackpropInput", (_output_shape(output_shape), w, x), attrs, name=name)
+    return execute("Conv2DBackpropInput", (_output_shape(output_shape), w, x), attrs,
+                   name=name or "conv2d_transpose")
 
 
 @export("nn.conv1d_transpose")

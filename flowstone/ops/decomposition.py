@@ -16,6 +16,7 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.execute import execute
 from flowstone.core.registry import COMPLEX, gradient, op
 from flowstone.core.tensor import convert_to_tensor
@@ -164,6 +165,7 @@ def slogdet(input, name=None):  # noqa: A002
 
 
 @export("linalg.logdet")
+@scoped("logdet")
 def logdet(matrix, name=None):
     """log(det(matrix)) of Hermitian positive-definite matrices, through Cholesky.
 
@@ -216,6 +218,7 @@ def cholesky(input, name=None):  # noqa: A002
 
 
 @export("linalg.cholesky_solve")
+@scoped("cholesky_solve")
 def cholesky_solve(chol, rhs, name=None):
     """Solves `A X = rhs` given the Cholesky factor `chol` of `A`.
 
@@ -332,6 +335,7 @@ def _triangular_solve_grad(op, grad):
 
 
 @export("linalg.triangular_solve")
+@scoped("triangular_solve")
 def triangular_solve(matrix, rhs, lower=True, adjoint=False, name=None):
     """Solves `matrix @ X = rhs` for triangular `matrix` (only its `lower`/upper triangle is read).
 
@@ -342,7 +346,7 @@ def triangular_solve(matrix, rhs, lower=True, adjoint=False, name=None):
     """
     matrix = convert_to_tensor(matrix)
     rhs = convert_to_tensor(rhs, dtype_hint=matrix.dtype)
-    return execute("MatrixTriangularSolve", (matrix, rhs), {"lower": bool(lower), "adjoint": bool(adjoint)}, name)
+    return execute("MatrixTriangularSolve", (matrix, rhs), {"lower": bool(lower), "adjoint": bool(adjoint)})
 
 
 # --- Qr -----------------------------------------------------------------------------------------
@@ -499,6 +503,7 @@ def svd(tensor, full_matrices=False, compute_uv=True, name=None):
 
 
 @export("linalg.pinv")
+@scoped("pinv")
 def pinv(a, rcond=None, validate_args=False, name=None):
     """Moore-Penrose pseudo-inverse through the SVD; singular values below `rcond * max(s)` are dropped.
 

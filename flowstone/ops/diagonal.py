@@ -14,6 +14,7 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.execute import execute
 from flowstone.core.registry import INDEX, gradient, op
 from flowstone.core.tensor import Tensor, convert_to_tensor
@@ -116,7 +117,7 @@ def diag(diagonal, name="diag", k=0, num_rows=-1, num_cols=-1, padding_value=0, 
     pad = convert_to_tensor(padding_value, dtype=diagonal.dtype)
     rows = convert_to_tensor(num_rows, dtype=dtypes.int32)
     cols = convert_to_tensor(num_cols, dtype=dtypes.int32)
-    return execute("MatrixDiagV3", (diagonal, _k_tensor(k), rows, cols, pad), {"align": align})
+    return execute("MatrixDiagV3", (diagonal, _k_tensor(k), rows, cols, pad), {"align": align}, name=name or "diag")
 
 
 # --- MatrixDiagPartV3 -----------------------------------------------------------------------------
@@ -172,7 +173,7 @@ def diag_part(input, name="diag_part", k=0, padding_value=0, align="RIGHT_LEFT")
     x = convert_to_tensor(input)
     _check_rank2(x, "MatrixDiagPartV3")
     pad = convert_to_tensor(padding_value, dtype=x.dtype)
-    return execute("MatrixDiagPartV3", (x, _k_tensor(k), pad), {"align": align})
+    return execute("MatrixDiagPartV3", (x, _k_tensor(k), pad), {"align": align}, name=name or "diag_part")
 
 
 def _check_rank2(x, op_name):
@@ -228,7 +229,7 @@ def set_diag(input, diagonal, name="set_diag", k=0, align="RIGHT_LEFT"):  # noqa
     x = convert_to_tensor(input)
     _check_rank2(x, "MatrixSetDiagV3")
     diagonal = convert_to_tensor(diagonal, dtype=x.dtype)
-    return execute("MatrixSetDiagV3", (x, diagonal, _k_tensor(k)), {"align": align})
+    return execute("MatrixSetDiagV3", (x, diagonal, _k_tensor(k)), {"align": align}, name=name or "set_diag")
 
 
 # --- MatrixBandPart -------------------------------------------------------------------------------
@@ -273,6 +274,7 @@ def band_part(input, num_lower, num_upper, name=None):  # noqa: A002
 
 
 @export("linalg.trace")
+@scoped("Trace")
 def trace(x, name=None):
     """Sum of the main diagonal of each matrix in `x`.
 
@@ -280,7 +282,7 @@ def trace(x, name=None):
     >>> int(tf.linalg.trace(tf.constant([[1, 2], [3, 4]])))
     5
     """
-    return reduction.reduce_sum(diag_part(x), axis=-1)
+    return reduction.reduce_sum(diag_part(x), axis=-1, name=name)
 
 
 def eye_like(n, dtype, batch=()):

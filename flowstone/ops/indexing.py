@@ -21,11 +21,11 @@ import numpy as np
 
 from flowstone._export import export, export_constant
 from flowstone.core import dtypes
-from flowstone.core.context import ctx
+from flowstone.core.context import ctx, scoped
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
 from flowstone.core.registry import INDEX, NON_STRING, TRACED_KERNELS, gradient, op
-from flowstone.core.tensor import EagerTensor, Tensor, constant_value, convert_to_tensor
+from flowstone.core.tensor import EagerTensor, Tensor, constant, constant_value, convert_to_tensor
 from flowstone.ops.array import _as_tuple, _dims, cast, fmt_shape, reshape, shape, zeros_like
 
 newaxis = None
@@ -336,10 +336,33 @@ def getitem(tensor, slice_spec):
     if not begin:
         begin, end, strides = [0], [0], [1]
         masks["ellipsis_mask"] = 1
-    return execute("StridedSlice", (tensor, *_pack_indices(begin, end, strides)), masks)
+    if ctx.graph is None:  # the hot eager path: the scope below only names graph nodes
+        return execute("StridedSlice", (tensor, *_pack_indices(begin, end, strides)), masks)
+    return _strided_slice_of(tensor, begin, end, strides, masks)
+
+
+@scoped("strided_slice")
+def _strided_slice_of(tensor, begin, end, strides, masks, name=None):
+    return execute("StridedSlice", (tensor, *_stack_indices(begin, end, strides)), masks, name=name)
 
 
 _PACKED: dict = {}
+
+
+def _index_dtype(parts, tensors):
+    dtype = dtypes.int64 if any(t.dtype is dtypes.int64 for t in tensors) else dtypes.int32
+    if dtype is dtypes.int32 and any(abs(v) > 2**31 - 1 for p in parts for v in p if not isinstance(v, Tensor)):
+        dtype = dtypes.int64
+    return dtype
+
+
+def _stack_indices(*parts):
+    """begin, end and strides in a graph, each packed as TF does: `strided_slice/stack_1`."""
+    from flowstone.ops.array import stack
+
+    dtype = _index_dtype(parts, [v for p in parts for v in p if isinstance(v, Tensor)])
+    return [stack([cast(v, dtype) if isinstance(v, Tensor) else v for v in p], name="stack")
+            if any(isinstance(v, Tensor) for v in p) else constant(p, dtype, name="stack") for p in parts]
 
 
 def _pack_indices(*parts):
@@ -348,8 +371,6 @@ def _pack_indices(*parts):
     if dtype is dtypes.int32 and any(abs(v) > 2**31 - 1 for p in parts for v in p if not isinstance(v, Tensor)):
         dtype = dtypes.int64
     if not tensors:
-        if ctx.graph is not None:
-            return [convert_to_tensor(p, dtype=dtype) for p in parts]
         # Eager slicing repeats the same few keys (loops, layers): reuse their index tensors.
         key = (tuple(tuple(p) for p in parts), dtype)
         found = _PACKED.get(key)
@@ -714,6 +735,7 @@ def where(condition, x=None, y=None, name=None):
 
 
 @export("boolean_mask")
+@scoped("boolean_mask")
 def boolean_mask(tensor, mask, axis=None, name="boolean_mask"):
     """The slices of `tensor` (from `axis`) where the boolean `mask` is true, flattened over the
     mask's dimensions.

@@ -13,6 +13,7 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.errors import FailedPreconditionError, InvalidArgumentError
 from flowstone.core.execute import execute
 from flowstone.core.registry import COMPLEX, FLOATS, INTS, OPS, REQUIRED, gradient, op
@@ -171,6 +172,8 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     if output_type is None and not (transpose_a or transpose_b or adjoint_a or adjoint_b):
         if a.ndim == 2 and b.ndim == 2:
             return execute(_MATMUL, (a, b), None, name)
+    # TF names every kind of product after tf.matmul's scope, "MatMul".
+    name = name or "MatMul"
     if transpose_a and adjoint_a:
         raise ValueError("Only one of transpose_a and adjoint_a can be True.")
     if transpose_b and adjoint_b:
@@ -199,6 +202,7 @@ def _conj_if(x, flag):
 
 
 @export("linalg.matvec")
+@scoped("MatVec")
 def matvec(a, b, transpose_a=False, adjoint_a=False, a_is_sparse=False, b_is_sparse=False, name=None):
     """Matrix-vector product `a @ b` over the last dims of `a` (rank >= 2) and `b` (rank >= 1).
 
@@ -224,7 +228,7 @@ def matvec(a, b, transpose_a=False, adjoint_a=False, a_is_sparse=False, b_is_spa
     if adjoint_a:
         a = math.conj(a)
     eq = "...ji,...j->...i" if (transpose_a or adjoint_a) else "...ij,...j->...i"
-    return einsum(eq, a, b, name=name)
+    return einsum(eq, a, b)
 
 
 # --- transposes -----------------------------------------------------------------------------------
@@ -238,6 +242,7 @@ def _swap_last(x, conjugate=False):
 
 
 @export("linalg.matrix_transpose")
+@scoped("matrix_transpose")
 def matrix_transpose(a, name="matrix_transpose", conjugate=False):
     """Transposes the last two dims of `a` (and conjugates when `conjugate`).
 
@@ -256,6 +261,7 @@ def matrix_transpose(a, name="matrix_transpose", conjugate=False):
 
 
 @export("linalg.adjoint")
+@scoped("adjoint")
 def adjoint(matrix, name=None):
     """The conjugate transpose of the last two dims.
 
@@ -390,6 +396,11 @@ def einsum(equation, *inputs, **kwargs):
     """
     name = kwargs.pop("name", None)
     kwargs.pop("optimize", None)
+    return _einsum(equation, inputs, kwargs, name)
+
+
+@scoped("einsum")
+def _einsum(equation, inputs, kwargs, name=None):
     if kwargs:
         raise TypeError(f"Invalid keyword arguments for this function: {', '.join(sorted(kwargs))}")
     if not isinstance(equation, str):
@@ -406,7 +417,7 @@ def einsum(equation, *inputs, **kwargs):
             if "label" in str(e) or "inputs for equation" in str(e):
                 raise
             raise InvalidArgumentError(None, None, f"{e} [Op:Einsum]") from None
-    return execute("Einsum", (tensors,), {"equation": equation.replace(" ", "")}, name)
+    return execute("Einsum", (tensors,), {"equation": equation.replace(" ", "")})
 
 
 # --- tensordot --------------------------------------------------------------------------------
@@ -446,6 +457,7 @@ def _tensordot_axes(a, b, axes):
 
 
 @export("linalg.tensordot", "tensordot")
+@scoped("Tensordot")
 def tensordot(a, b, axes, name=None):
     """Sums the product of `a` and `b` over the given axes.
 
@@ -483,7 +495,7 @@ def tensordot(a, b, axes, name=None):
     out = "".join(c for i, c in enumerate(la) if i not in ax_a) + "".join(
         c for j, c in enumerate(lb) if j not in ax_b
     )
-    return einsum(f"{la},{lb}->{out}", a, b, name=name)
+    return einsum(f"{la},{lb}->{out}", a, b)
 
 
 # --- Cross --------------------------------------------------------------------------------------
@@ -546,6 +558,7 @@ def _is_real_number(ord):
 
 
 @export("linalg.norm", "norm")
+@scoped("norm")
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002 - TF's argument name
     """Vector or matrix norm of `tensor` over `axis`.
 
@@ -622,6 +635,7 @@ def _matrix_norm(x, ord, axis, keepdims):
 
 
 @export("linalg.normalize")
+@scoped("normalize")
 def normalize(tensor, ord="euclidean", axis=None, name=None):  # noqa: A002
     """Divides `tensor` by its norm over `axis`; returns (normalized tensor, norm).
 
@@ -631,7 +645,7 @@ def normalize(tensor, ord="euclidean", axis=None, name=None):  # noqa: A002
     """
     x = convert_to_tensor(tensor)
     n = norm(x, ord=ord, axis=axis, keepdims=True)
-    return math.realdiv(x, n), n
+    return x / n, n
 
 
 # Register the sibling families (diagonals and bands; factorizations and solvers).

@@ -14,6 +14,7 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.execute import execute
 from flowstone.core.registry import INDEX, NON_STRING, REQUIRED, gradient, op
 from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
@@ -86,7 +87,7 @@ def transpose(a, perm=None, conjugate=False, name="transpose"):
         else:
             perm = list(builtins.range(rank - 1, -1, -1))
     raw = "ConjugateTranspose" if conjugate and a.dtype.is_complex else "Transpose"
-    return execute(raw, (a, _int_tensor(perm)), name=None if name == "transpose" else name)
+    return execute(raw, (a, _int_tensor(perm)), name=name or "transpose")
 
 
 # --- ConcatV2 --------------------------------------------------------------------------------
@@ -145,8 +146,8 @@ def concat(values, axis, name="concat"):
     if len(values) == 1:
         from flowstone.ops.array import identity
 
-        return identity(values[0])
-    return execute("ConcatV2", (values, _int_tensor(axis)), name=None if name == "concat" else name)
+        return identity(values[0], name=name or "concat")
+    return execute("ConcatV2", (values, _int_tensor(axis)), name=name or "concat")
 
 
 # --- Split / SplitV --------------------------------------------------------------------------
@@ -225,14 +226,14 @@ def split(value, num_or_size_splits, axis=0, num=None, name="split"):
     if isinstance(num_or_size_splits, (int, np.integer)) or (
             isinstance(num_or_size_splits, Tensor) and num_or_size_splits.shape.rank == 0):
         n = int(num_or_size_splits)
-        return list(execute("Split", (axis_t, value), {"num_split": n}))
+        return list(execute("Split", (axis_t, value), {"num_split": n}, name=name or "split"))
     sizes = _int_tensor(num_or_size_splits)
     if sizes.shape.rank != 1:
         raise ValueError(f"Rank-1 tensor (vector) expected for `num_or_size_splits`, got shape {sizes.shape}")
     n = num if num is not None else sizes.shape[0]
     if n is None:
         raise ValueError(f"Cannot infer argument `num` from shape {sizes.shape}")
-    return list(execute("SplitV", (value, sizes, axis_t), {"num_split": n}))
+    return list(execute("SplitV", (value, sizes, axis_t), {"num_split": n}, name=name or "split"))
 
 
 # --- Squeeze ---------------------------------------------------------------------------------
@@ -513,6 +514,7 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=No
 
 
 @export("clip_by_value")
+@scoped("clip_by_value")
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """Clips values to `[clip_value_min, clip_value_max]`.
 
@@ -525,13 +527,14 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     t = convert_to_tensor(t)
     lo = convert_to_tensor(clip_value_min, dtype=t.dtype) if not isinstance(clip_value_min, Tensor) else clip_value_min
     hi = convert_to_tensor(clip_value_max, dtype=t.dtype) if not isinstance(clip_value_max, Tensor) else clip_value_max
-    out = math.maximum(math.minimum(t, hi), lo)
+    out = math.maximum(math.minimum(t, hi), lo, name=name)
     if out.shape.is_fully_defined() and t.shape.is_fully_defined() and out.shape != t.shape:
         raise ValueError(f"Incompatible shapes: clipping bounds broadcast {t.shape} to {out.shape}")
     return out
 
 
 @export("clip_by_norm")
+@scoped("clip_by_norm")
 def clip_by_norm(t, clip_norm, axes=None, name=None):
     """Rescales `t` so that its L2 norm (over `axes`) is at most `clip_norm`.
 
@@ -548,10 +551,11 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
     positive = math.greater(l2sum, 0)
     safe = where(positive, l2sum, 1)
     l2norm = where(positive, math.sqrt(safe), l2sum)
-    return (t * clip_norm) / math.maximum(l2norm, clip_norm)
+    return math.truediv(t * clip_norm, math.maximum(l2norm, clip_norm), name=name)
 
 
 @export("repeat")
+@scoped("Repeat")
 def repeat(input, repeats, axis=None, name=None):  # noqa: A002
     """Repeats each element of `input` along `axis` (flattened when None) `repeats` times.
 
@@ -585,6 +589,7 @@ def repeat(input, repeats, axis=None, name=None):  # noqa: A002
 
 
 @export("sequence_mask")
+@scoped("SequenceMask")
 def sequence_mask(lengths, maxlen=None, dtype=dtypes.bool_, name=None):
     """`mask[..., j] = j < lengths[...]`, with `maxlen` columns (default: max(lengths)).
 

@@ -19,6 +19,7 @@ from jax import lax
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
 from flowstone.core.registry import (
@@ -31,7 +32,13 @@ from flowstone.core.registry import (
     gradient,
     op,
 )
-from flowstone.core.tensor import EagerTensor, Tensor, convert_to_tensor, dtype_error
+from flowstone.core.tensor import (
+    EagerTensor,
+    Tensor,
+    convert_to_tensor,
+    convert_to_tensor_v2,
+    dtype_error,
+)
 
 BOOL = (dtypes.bool_,)
 SIGNED_INTS = (dtypes.int8, dtypes.int16, dtypes.int32, dtypes.int64)
@@ -163,13 +170,18 @@ def _shift(fn, x, y):
     return _same_shape(fn)(x, y)
 
 
-def _binary_wrapper(raw, args=("x", "y")):
+# The graph node name of a wrapper whose TF default is not the raw op's name (`tf.add` -> "Add").
+_NODE_NAMES = {"AddV2": "Add", "FloorDiv": "floordiv"}
+
+
+def _binary_wrapper(raw):
+    default = _NODE_NAMES.get(raw, raw)
     if raw in _INT_DIVIDES:
 
         def wrapper(x, y, name=None):
             x, y = binary_pair(x, y)
             _check_int_divisor(y, raw)
-            return execute(raw, (x, y), name=name)
+            return execute(raw, (x, y), name=name or default)
     elif raw == "Pow":
 
         def wrapper(x, y, name=None):
@@ -182,7 +194,7 @@ def _binary_wrapper(raw, args=("x", "y")):
         def wrapper(x, y, name=None):
             x, y = binary_pair(x, y, hint=True)
             # Strings concatenate through `Add` (AddV2 is numeric only), as in TensorFlow.
-            return execute("Add" if x.dtype is dtypes.string else raw, (x, y), name=name)
+            return execute("Add" if x.dtype is dtypes.string else raw, (x, y), name=name or default)
     else:
 
         def wrapper(x, y, name=None):
@@ -205,8 +217,11 @@ def _publish(fn, names, doc):
     return fn
 
 
+# TF's input names, which graphs show in the names of converted constants (`Atan2/x`).
+_SIGNATURES = {"Atan2": "y: T, x: T -> z: T", "NextAfter": "x1: T, x2: T -> output: T"}
+
 for _raw, _names, _allowed, _kernel in _BINARY:
-    op(_raw, "x: T, y: T -> z: T", {"T": _allowed}, shape="broadcast",
+    op(_raw, _SIGNATURES.get(_raw, "x: T, y: T -> z: T"), {"T": _allowed}, shape="broadcast",
        differentiable=_raw not in _NOT_DIFFERENTIABLE)(_broadcasting(_kernel))
     if _names:
         _publish(_binary_wrapper(_raw), _names, f"Element-wise `{_raw}` with broadcasting (TF's `tf.{_names[0]}`).")
@@ -481,6 +496,7 @@ def softsign(features, name=None):
 
 
 @export("math.log_sigmoid")
+@scoped("LogSigmoid")
 def log_sigmoid(x, name=None):
     """Element-wise `log(sigmoid(x))`, as `-softplus(-x)` for stability.
 
@@ -541,7 +557,7 @@ def abs(x, name=None):  # noqa: A001 - TF's name
     """
     x = convert_to_tensor(x)
     if x.dtype.is_complex:
-        return execute("ComplexAbs", (x,), {"Tout": x.dtype.real_dtype}, name=name)
+        return execute("ComplexAbs", (x,), {"Tout": x.dtype.real_dtype}, name=name or "Abs")
     return execute("Abs", (x,), name=name)
 
 
@@ -656,12 +672,18 @@ def truediv(x, y, name=None):
     """
     x, y = binary_pair(x, y)
     if x.dtype.is_floating and y.dtype is x.dtype:
-        return execute("RealDiv", (x, y), name=name)
+        return execute("RealDiv", (x, y), name=name or "truediv")
+    return _cast_and_divide(x, y, name)
+
+
+@scoped("truediv")
+def _cast_and_divide(x, y, name=None):
     x, y = _as_truediv_floats(x, y)
     return execute("RealDiv", (x, y), name=name)
 
 
 @export("math.divide_no_nan", "div_no_nan")
+@scoped("div_no_nan")
 def divide_no_nan(x, y, name=None):
     """`x / y`, but 0 wherever `y` is 0 (integers are divided as in `truediv`).
 
@@ -675,6 +697,7 @@ def divide_no_nan(x, y, name=None):
 
 
 @export("math.multiply_no_nan")
+@scoped("multiply_no_nan")
 def multiply_no_nan(x, y, name=None):
     """`x * y`, but 0 wherever `y` is 0 even if `x` is NaN or infinite.
 
@@ -687,6 +710,7 @@ def multiply_no_nan(x, y, name=None):
 
 
 @export("math.reciprocal_no_nan")
+@scoped("reciprocal_no_nan")
 def reciprocal_no_nan(x, name=None):
     """`1 / x`, but 0 where `x` is 0.
 
@@ -697,10 +721,11 @@ def reciprocal_no_nan(x, name=None):
     x = convert_to_tensor(x)
     if not (x.dtype.is_floating or x.dtype.is_complex):
         raise TypeError(f"x has incorrect data type: {x.dtype!r} (expected a float or complex dtype)")
-    return execute("DivNoNan", (convert_to_tensor(1, dtype=x.dtype), x), name=name)
+    return execute("DivNoNan", (convert_to_tensor_v2(1, dtype=x.dtype, name="one"), x), name=name)
 
 
 @export("math.scalar_mul", "scalar_mul")
+@scoped("scalar_mul")
 def scalar_mul(scalar, x, name=None):
     """Multiplies `x` by a scalar (a Python number or a rank-0 tensor).
 
@@ -709,7 +734,7 @@ def scalar_mul(scalar, x, name=None):
     array([2., 4.], dtype=float32)
     """
     x = convert_to_tensor(x)
-    s = convert_to_tensor(scalar, dtype=x.dtype if not isinstance(scalar, Tensor) else None)
+    s = convert_to_tensor_v2(scalar, dtype=x.dtype if not isinstance(scalar, Tensor) else None, name="scalar")
     if s.shape.rank != 0:
         raise ValueError(f"Only scalar multiply works, got shape {s.shape}")
     return multiply(s, x, name=name)
@@ -844,23 +869,27 @@ def logical_xor(x, y, name="LogicalXor"):
     array([False,  True])
     """
     x, y = _bool_pair(x, y)
-    return logical_and(logical_or(x, y), logical_not(logical_and(x, y)))
+    return logical_and(logical_or(x, y), logical_not(logical_and(x, y)), name=name or "LogicalXor")
 
 
 # --- operator helpers for `Tensor` (`//`, `%`, `~`, `&`, `|`, `^`) -------------------------------
 
 
-def _logical_or_bitwise(logical, bitwise):
-    def fn(x, y):
+def _logical_or_bitwise(logical, bitwise, default):
+    # TF names `x & y` "and" for bools; for integers the bitwise op sits inside it ("and/BitwiseAnd").
+    @scoped(default)
+    def fn(x, y, name=None):
         x, y = binary_pair(x, y)
-        return (logical if x.dtype is dtypes.bool_ else bitwise)(x, y)
+        if x.dtype is dtypes.bool_:
+            return logical(x, y, name=name)
+        return bitwise(x, y)
 
     return fn
 
 
-bitwise_and_op = _logical_or_bitwise(logical_and, bitwise_and)  # noqa: F821 - generated above
-bitwise_or_op = _logical_or_bitwise(logical_or, bitwise_or)  # noqa: F821
-bitwise_xor_op = _logical_or_bitwise(logical_xor, bitwise_xor)  # noqa: F821
+bitwise_and_op = _logical_or_bitwise(logical_and, bitwise_and, "and")  # noqa: F821 - generated above
+bitwise_or_op = _logical_or_bitwise(logical_or, bitwise_or, "or")  # noqa: F821
+bitwise_xor_op = _logical_or_bitwise(logical_xor, bitwise_xor, "xor")  # noqa: F821
 
 
 def invert(x):
@@ -925,6 +954,7 @@ def accumulate_n(inputs, shape=None, tensor_dtype=None, name=None):
 
 
 @export("math.polyval")
+@scoped("polyval")
 def polyval(coeffs, x, name=None):
     """Evaluates `sum(coeffs[i] * x**(n-1-i))` by Horner's rule.
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
 from flowstone.core.registry import FLOATS, INDEX, NUMERIC, REAL, gradient, op
@@ -173,6 +174,7 @@ def _require_float(x, what="features"):
 
 
 @export("nn.gelu")
+@scoped("Gelu")
 def gelu(features, approximate=False, name=None):
     """Gaussian error linear unit: `x * P(X <= x)` with `X ~ N(0, 1)`.
 
@@ -209,6 +211,7 @@ def silu(features, beta=1.0):
 
 
 @export("nn.crelu")
+@scoped("CRelu")
 def crelu(features, axis=-1, name=None):
     """Concatenated ReLU: `concat([relu(x), relu(-x)], axis)`, doubling that axis.
 
@@ -217,7 +220,7 @@ def crelu(features, axis=-1, name=None):
     array([[0., 2., 1., 0.]], dtype=float32)
     """
     x = convert_to_tensor(features)
-    return relu(_manip.concat([x, _math.negative(x)], axis))
+    return relu(_manip.concat([x, _math.negative(x)], axis, name=name))
 
 
 # --- Softmax, LogSoftmax ----------------------------------------------------------------------------
@@ -490,6 +493,7 @@ def _leading_shape(x):
 
 
 @export("nn.softmax_cross_entropy_with_logits")
+@scoped("softmax_cross_entropy_with_logits")
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """Cross entropy between `labels` (a distribution per row) and `softmax(logits)`.
 
@@ -541,6 +545,7 @@ def _check_labels_range(labels, classes):
 
 
 @export("nn.sparse_softmax_cross_entropy_with_logits")
+@scoped("SparseSoftmaxCrossEntropyWithLogits")
 def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
     """Cross entropy between integer class `labels` and `softmax(logits)` over the last axis.
 
@@ -572,7 +577,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
     if gs.rank is not None and gs.rank > 0:
         _check_labels_range(labels, gs[-1])
     if gs.rank == 2:
-        loss, _ = execute("SparseSoftmaxCrossEntropyWithLogits", (logits, labels), name=name)
+        loss, _ = execute("SparseSoftmaxCrossEntropyWithLogits", (logits, labels))
     else:
         classes = gs[-1] if gs.rank and gs[-1] is not None else _array.shape(logits)[-1]
         flat = _array.reshape(logits, [-1, classes])
@@ -600,6 +605,7 @@ def _softplus_neg_abs(logits):
 
 
 @export("nn.sigmoid_cross_entropy_with_logits")
+@scoped("logistic_loss")
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """Element-wise logistic loss `-labels*log(sigmoid(x)) - (1-labels)*log(1-sigmoid(x))`.
 
@@ -619,11 +625,12 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     )
     _same_shape(labels, logits)
     return _math.add(
-        _math.subtract(relu(logits), _math.multiply(logits, labels)), _softplus_neg_abs(logits)
+        _math.subtract(relu(logits), _math.multiply(logits, labels)), _softplus_neg_abs(logits), name=name
     )
 
 
 @export("nn.weighted_cross_entropy_with_logits")
+@scoped("logistic_loss")
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     """Sigmoid cross entropy with the positive term weighted by `pos_weight`.
 
@@ -644,11 +651,12 @@ def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     log_weight = _math.add(_math.multiply(_math.subtract(pos_weight, 1.0), labels), 1.0)
     tail = _math.add(_softplus_neg_abs(logits), relu(_math.negative(logits)))
     return _math.add(
-        _math.multiply(_math.subtract(1.0, labels), logits), _math.multiply(log_weight, tail)
+        _math.multiply(_math.subtract(1.0, labels), logits), _math.multiply(log_weight, tail), name=name
     )
 
 
 @export("nn.log_poisson_loss")
+@scoped("log_poisson_loss")
 def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
     """Poisson negative log likelihood `exp(log_input) - log_input * targets`.
 
@@ -679,6 +687,7 @@ def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
 
 
 @export("nn.l2_loss")
+@scoped("L2Loss")
 def l2_loss(t, name=None):
     """Half the squared L2 norm of `t`: `sum(t ** 2) / 2`.
 
@@ -687,7 +696,7 @@ def l2_loss(t, name=None):
     2.5
     """
     t = convert_to_tensor(t)
-    return _math.multiply(_math.reduce_sum(_math.square(t)), 0.5)
+    return _math.multiply(_math.reduce_sum(_math.square(t)), 0.5, name=name)
 
 
 # --- dropout, embedding_lookup -----------------------------------------------------------------------
@@ -705,6 +714,7 @@ def _noise_shape(x, noise_shape):
 
 
 @export("nn.dropout")
+@scoped("dropout")
 def dropout(x, rate, noise_shape=None, seed=None, name=None):
     """Zeroes elements with probability `rate` and scales the rest by `1 / (1 - rate)`.
 
@@ -738,7 +748,7 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
         scale = _math.truediv(1.0, _math.subtract(1.0, rate_t))
     noise = _random.uniform(_noise_shape(x, noise_shape), dtype=x.dtype, seed=seed)
     keep = _array.cast(_math.greater_equal(noise, rate_t), x.dtype)
-    return _math.multiply(_math.multiply(x, scale), keep, name=name)
+    return _math.multiply(_math.multiply(x, scale), keep)
 
 
 def _clip_rows(x, ids_rank, max_norm):
@@ -757,6 +767,7 @@ def _clip_rows(x, ids_rank, max_norm):
 
 
 @export("nn.embedding_lookup")
+@scoped("embedding_lookup")
 def embedding_lookup(params, ids, max_norm=None, name=None):
     """Rows of `params` (a tensor, or a list of shards split by "div") at `ids`.
 
@@ -776,7 +787,6 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
         raise TypeError(f"`ids` must be an integer tensor. Received: ids.dtype={ids.dtype!r}")
     # Shards split with the "div" strategy hold consecutive ids, so their concatenation is the table.
     table = shards[0] if len(shards) == 1 else _manip.concat(shards, 0)
-    result = _indexing.gather(table, ids)
-    if max_norm is not None:
-        result = _clip_rows(result, ids.shape.rank, max_norm)
-    return result if name is None else _array.identity(result, name=name)
+    if max_norm is None:
+        return _indexing.gather(table, ids, name=name)
+    return _clip_rows(_indexing.gather(table, ids), ids.shape.rank, max_norm)

@@ -13,6 +13,7 @@ from jax import lax
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.execute import execute
 from flowstone.core.registry import FLOATS, OPS, gradient, op
 from flowstone.core.tensor import Tensor, convert_to_tensor
@@ -40,6 +41,7 @@ def _axes_list(axes):
 
 
 @export("nn.moments")
+@scoped("moments")
 def moments(x, axes, shift=None, keepdims=False, name=None):
     """Mean and variance of `x` over `axes` (`shift` is accepted and unused, as in TF).
 
@@ -52,9 +54,9 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
     axes = _axes_list(axes)
     # Half precision accumulates in float32, as TensorFlow does.
     y = _array.cast(x, dtypes.float32) if x.dtype is dtypes.float16 else x
-    mean = _reduction.reduce_mean(y, axes, keepdims=True)
+    mean = _reduction.reduce_mean(y, axes, keepdims=True, name="mean")
     variance = _reduction.reduce_mean(
-        _math.squared_difference(y, _stop_gradient(mean)), axes, keepdims=True
+        _math.squared_difference(y, _stop_gradient(mean)), axes, keepdims=True, name="variance"
     )
     if not keepdims:
         mean, variance = _manip.squeeze(mean, axes), _manip.squeeze(variance, axes)
@@ -64,6 +66,7 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
 
 
 @export("nn.weighted_moments")
+@scoped("weighted_moments")
 def weighted_moments(x, axes, frequency_weights, keepdims=False, name=None):
     """Mean and variance of `x` over `axes`, each element counted `frequency_weights` times.
 
@@ -90,6 +93,7 @@ def weighted_moments(x, axes, frequency_weights, keepdims=False, name=None):
 
 
 @export("nn.sufficient_statistics")
+@scoped("sufficient_statistics")
 def sufficient_statistics(x, axes, shift=None, keepdims=False, name=None):
     """(count, sum of `x - shift`, sum of squares of `x - shift`, shift) over `axes`.
 
@@ -121,6 +125,7 @@ def sufficient_statistics(x, axes, shift=None, keepdims=False, name=None):
 
 
 @export("nn.normalize_moments")
+@scoped("normalize")
 def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
     """Mean and variance from sufficient statistics (see `sufficient_statistics`).
 
@@ -140,6 +145,7 @@ def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
 
 
 @export("nn.batch_normalization")
+@scoped("batchnorm")
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
     """`scale * (x - mean) / sqrt(variance + variance_epsilon) + offset`.
 
@@ -163,6 +169,7 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
 
 
 @export("nn.l2_normalize", "math.l2_normalize", "linalg.l2_normalize")
+@scoped("l2_normalize")
 def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
     """`x / sqrt(max(sum(x ** 2, axis), epsilon))`.
 
@@ -179,9 +186,9 @@ def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
         re, im = _math.real(x), _math.imag(x)
         total = _math.reduce_sum(_math.add(_math.square(re), _math.square(im)), axis, keepdims=True)
         inv = _math.rsqrt(_math.maximum(total, epsilon))
-        return _math.complex(_math.multiply(re, inv), _math.multiply(im, inv))
+        return _math.complex(_math.multiply(re, inv), _math.multiply(im, inv), name=name)
     total = _math.reduce_sum(_math.square(x), axis, keepdims=True)
-    return _math.multiply(x, _math.rsqrt(_math.maximum(total, epsilon)))
+    return _math.multiply(x, _math.rsqrt(_math.maximum(total, epsilon)), name=name)
 
 
 # --- LRN -----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from jax import lax
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.errors import UnimplementedError
 from flowstone.core.execute import execute
 from flowstone.core.registry import FLOATS, REAL, REQUIRED, gradient, op
@@ -321,7 +322,7 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  
     >>> tf.nn.max_pool2d(tf.reshape(tf.range(4.0), [1, 2, 2, 1]), 2, 2, "VALID").numpy().ravel()
     array([3.], dtype=float32)
     """
-    return _max_pool_nd("MaxPool", 2, input, ksize, strides, padding, data_format, name)
+    return _max_pool_nd("MaxPool", 2, input, ksize, strides, padding, data_format, name or "MaxPool2d")
 
 
 @export("nn.avg_pool2d")
@@ -332,7 +333,7 @@ def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  
     >>> tf.nn.avg_pool2d(tf.reshape(tf.range(4.0), [1, 2, 2, 1]), 2, 2, "VALID").numpy().ravel()
     array([1.5], dtype=float32)
     """
-    return _avg_pool_nd("AvgPool", 2, input, ksize, strides, padding, data_format, name)
+    return _avg_pool_nd("AvgPool", 2, input, ksize, strides, padding, data_format, name or "AvgPool2D")
 
 
 @export("nn.max_pool3d")
@@ -371,10 +372,11 @@ def _pool1d(fn, input, ksize, strides, padding, data_format, name):  # noqa: A00
     if isinstance(padding, (list, tuple)):
         padding = list(padding[:axis]) + [[0, 0]] + list(padding[axis:])
     x = _array.expand_dims(convert_to_tensor(input), axis)
-    return _manip.squeeze(fn(x, ksize, strides, padding, fmt), [axis], name=name)
+    return _manip.squeeze(fn(x, ksize, strides, padding, fmt, name), [axis])
 
 
 @export("nn.max_pool1d")
+@scoped("MaxPool1d")
 def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
     """1-D max pooling of a 3-D input (`NWC` or `NCW`).
 
@@ -386,6 +388,7 @@ def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  #
 
 
 @export("nn.avg_pool1d")
+@scoped("AvgPool1D")
 def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
     """1-D average pooling of a 3-D input (`NWC` or `NCW`).
 

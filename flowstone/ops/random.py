@@ -34,11 +34,11 @@ from jax.experimental import io_callback
 
 from flowstone._export import export
 from flowstone.core import dtypes
-from flowstone.core.context import ctx
+from flowstone.core.context import ctx, scoped
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
 from flowstone.core.registry import FLOATS, INDEX, REQUIRED, op
-from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
+from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor, convert_to_tensor_v2
 from flowstone.ops import math
 
 DEFAULT_GRAPH_SEED = 87654321
@@ -394,7 +394,7 @@ def shape_tensor(shape) -> Tensor:
     if np.ndim(shape) == 0 and not isinstance(shape, (list, tuple)):
         dims = np.asarray(shape, dtype=np.int64).reshape(-1)
     large = dims.size and (dims.max() > _MAXINT32 or dims.min() < -_MAXINT32)
-    return convert_to_tensor(dims.astype(np.int64 if large else np.int32))
+    return convert_to_tensor_v2(dims.astype(np.int64 if large else np.int32), name="shape")
 
 
 def _check_dtype(dtype, allowed):
@@ -408,11 +408,12 @@ def _check_dtype(dtype, allowed):
 _UNIFORM_DTYPES = (dtypes.float16, dtypes.bfloat16, dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
 
 
-def _scale_shift(x, scale, shift):
-    return math.add(math.multiply(x, scale), shift)
+def _scale_shift(x, scale, shift, name=None):
+    return math.add(x * scale, shift, name=name)
 
 
 @export("random.normal")
+@scoped("random_normal")
 def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Samples from a normal distribution.
 
@@ -428,13 +429,15 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=No
     TensorShape([2, 3])
     """
     dtype = dtypes.as_dtype(dtype)
-    mean = convert_to_tensor(mean, dtype=dtype)
-    stddev = convert_to_tensor(stddev, dtype=dtype)
-    rnd = execute("RandomStandardNormal", (shape_tensor(shape),), {"dtype": dtype, **_seed_attrs(seed)}, name=name)
-    return _scale_shift(rnd, stddev, mean)
+    shape = shape_tensor(shape)
+    mean = convert_to_tensor_v2(mean, dtype, name="mean")
+    stddev = convert_to_tensor_v2(stddev, dtype, name="stddev")
+    rnd = execute("RandomStandardNormal", (shape,), {"dtype": dtype, **_seed_attrs(seed)})
+    return _scale_shift(rnd, stddev, mean, name)
 
 
 @export("random.truncated_normal")
+@scoped("truncated_normal")
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Samples from a normal distribution, redrawing values beyond two standard deviations.
 
@@ -444,10 +447,11 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=Non
     True
     """
     dtype = dtypes.as_dtype(dtype)
-    mean = convert_to_tensor(mean, dtype=dtype)
-    stddev = convert_to_tensor(stddev, dtype=dtype)
-    rnd = execute("TruncatedNormal", (shape_tensor(shape),), {"dtype": dtype, **_seed_attrs(seed)}, name=name)
-    return _scale_shift(rnd, stddev, mean)
+    shape = shape_tensor(shape)
+    mean = convert_to_tensor_v2(mean, dtype, name="mean")
+    stddev = convert_to_tensor_v2(stddev, dtype, name="stddev")
+    rnd = execute("TruncatedNormal", (shape,), {"dtype": dtype, **_seed_attrs(seed)})
+    return _scale_shift(rnd, stddev, mean, name)
 
 
 def _check_int_range(minval, maxval, op_name):
@@ -460,6 +464,7 @@ def _check_int_range(minval, maxval, op_name):
 
 
 @export("random.uniform")
+@scoped("random_uniform")
 def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None):
     """Samples uniformly from `[minval, maxval)`; integer dtypes need `maxval`.
 
@@ -473,18 +478,23 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
     if dtype.is_integer:
         if maxval is None:
             raise ValueError(f"Must specify maxval for integer dtype {dtype!r}")
-        minval = convert_to_tensor(minval, dtype=dtype)
-        maxval = convert_to_tensor(maxval, dtype=dtype)
+        minval = convert_to_tensor_v2(minval, dtype, name="min")
+        maxval = convert_to_tensor_v2(maxval, dtype, name="max")
         _check_int_range(minval, maxval, "RandomUniformInt")
         return execute("RandomUniformInt", (shape, minval, maxval), _seed_attrs(seed), name=name)
-    minval = convert_to_tensor(minval, dtype=dtype)
-    maxval = convert_to_tensor(1 if maxval is None else maxval, dtype=dtype)
-    rnd = execute("RandomUniform", (shape,), {"dtype": dtype, **_seed_attrs(seed)}, name=name)
-    return _scale_shift(rnd, math.subtract(maxval, minval), minval)
+    # [0, 1) needs no scaling (TF skips it too, for Python 0 and 1).
+    unit = type(minval) is int and minval == 0 and (maxval is None or type(maxval) is int and maxval == 1)
+    if not unit:
+        minval = convert_to_tensor_v2(minval, dtype, name="min")
+        maxval = convert_to_tensor_v2(1 if maxval is None else maxval, dtype, name="max")
+    rnd = execute("RandomUniform", (shape,), {"dtype": dtype, **_seed_attrs(seed)})
+    if unit:
+        return rnd
+    return _scale_shift(rnd, maxval - minval, minval, name)
 
 
 def _logits_matrix(logits, op_name):
-    logits = convert_to_tensor(logits)
+    logits = convert_to_tensor_v2(logits, name="logits")
     if logits.shape.rank is not None and logits.shape.rank != 2:
         dims = ",".join(str(d) for d in logits.shape.as_list())
         raise InvalidArgumentError(None, None, f"logits should be a matrix, got shape [{dims}] [Op:{op_name}]")
@@ -496,6 +506,7 @@ def _index_dtype(dtype, default=dtypes.int64):
 
 
 @export("random.categorical")
+@scoped("categorical")
 def categorical(logits, num_samples, dtype=None, seed=None, name=None):
     """Draws class indices from the categorical distributions given by the rows of `logits`.
 
@@ -506,7 +517,7 @@ def categorical(logits, num_samples, dtype=None, seed=None, name=None):
     dtype = _index_dtype(dtype)
     logits = _logits_matrix(logits, "Multinomial")
     n = convert_to_tensor(num_samples, dtype=dtypes.int32)
-    return execute("Multinomial", (logits, n), {"output_dtype": dtype, **_seed_attrs(seed)}, name=name)
+    return execute("Multinomial", (logits, n), {"output_dtype": dtype, **_seed_attrs(seed)})
 
 
 @export("random.shuffle")
@@ -524,6 +535,7 @@ _POISSON_DTYPES = (dtypes.float16, dtypes.float32, dtypes.float64, dtypes.int32,
 
 
 @export("random.poisson")
+@scoped("random_poisson")
 def poisson(shape, lam, dtype=dtypes.float32, seed=None, name=None):
     """Samples from Poisson distributions with rates `lam`; the output shape is `shape + lam.shape`.
 
@@ -533,10 +545,11 @@ def poisson(shape, lam, dtype=dtypes.float32, seed=None, name=None):
     """
     dtype = _check_dtype(dtype, _POISSON_DTYPES)
     lam = convert_to_tensor(lam, dtype_hint=dtypes.float32)
-    return execute("RandomPoissonV2", (shape_tensor(shape), lam), {"dtype": dtype, **_seed_attrs(seed)}, name=name)
+    return execute("RandomPoissonV2", (shape_tensor(shape), lam), {"dtype": dtype, **_seed_attrs(seed)})
 
 
 @export("random.gamma")
+@scoped("random_gamma")
 def gamma(shape, alpha, beta=None, dtype=dtypes.float32, seed=None, name=None):
     """Samples from Gamma(alpha, beta) distributions; the output shape is `shape + broadcast shape`.
 
@@ -550,7 +563,7 @@ def gamma(shape, alpha, beta=None, dtype=dtypes.float32, seed=None, name=None):
     from flowstone.ops import array
 
     alpha_b = math.add(alpha, array.zeros_like(beta))
-    draws = execute("RandomGamma", (shape_tensor(shape), alpha_b), _seed_attrs(seed), name=name)
+    draws = execute("RandomGamma", (shape_tensor(shape), alpha_b), _seed_attrs(seed))
     tiny = np.finfo(dtype.as_numpy_dtype).tiny
     return math.maximum(math.realdiv(draws, beta), convert_to_tensor(tiny, dtype=dtype))
 

@@ -10,10 +10,11 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
 from flowstone.core.registry import FLOATS, INDEX
-from flowstone.core.tensor import convert_to_tensor
+from flowstone.core.tensor import convert_to_tensor, convert_to_tensor_v2
 from flowstone.ops import array, math
 from flowstone.ops.random import (
     _check_dtype,
@@ -38,6 +39,7 @@ def seed_tensor(seed, op_name="StatelessRandomGetKeyCounter"):
 
 
 @export("random.stateless_normal")
+@scoped("stateless_random_normal")
 def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=dtypes.float32, name=None, alg="auto_select"):
     """Deterministic normal samples: the same `seed` gives the same values.
 
@@ -48,12 +50,14 @@ def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=dtypes.float32, na
     True
     """
     dtype = _check_dtype(dtype, _FLOAT_DTYPES)
-    mean, stddev = convert_to_tensor(mean, dtype=dtype), convert_to_tensor(stddev, dtype=dtype)
-    rnd = execute("StatelessRandomNormal", (shape_tensor(shape), seed_tensor(seed)), {"dtype": dtype}, name=name)
-    return _scale_shift(rnd, stddev, mean)
+    shape = shape_tensor(shape)
+    mean, stddev = convert_to_tensor_v2(mean, dtype, name="mean"), convert_to_tensor_v2(stddev, dtype, name="stddev")
+    rnd = execute("StatelessRandomNormal", (shape, seed_tensor(seed)), {"dtype": dtype})
+    return _scale_shift(rnd, stddev, mean, name)
 
 
 @export("random.stateless_truncated_normal")
+@scoped("stateless_truncated_normal")
 def stateless_truncated_normal(shape, seed, mean=0.0, stddev=1.0, dtype=dtypes.float32, name=None,
                                alg="auto_select"):
     """Deterministic truncated normal samples (within two standard deviations).
@@ -64,12 +68,14 @@ def stateless_truncated_normal(shape, seed, mean=0.0, stddev=1.0, dtype=dtypes.f
     True
     """
     dtype = _check_dtype(dtype, _FLOAT_DTYPES)
-    mean, stddev = convert_to_tensor(mean, dtype=dtype), convert_to_tensor(stddev, dtype=dtype)
-    rnd = execute("StatelessTruncatedNormal", (shape_tensor(shape), seed_tensor(seed)), {"dtype": dtype}, name=name)
-    return _scale_shift(rnd, stddev, mean)
+    shape = shape_tensor(shape)
+    mean, stddev = convert_to_tensor_v2(mean, dtype, name="mean"), convert_to_tensor_v2(stddev, dtype, name="stddev")
+    rnd = execute("StatelessTruncatedNormal", (shape, seed_tensor(seed)), {"dtype": dtype})
+    return _scale_shift(rnd, stddev, mean, name)
 
 
 @export("random.stateless_uniform")
+@scoped("stateless_random_uniform")
 def stateless_uniform(shape, seed, minval=0, maxval=None, dtype=dtypes.float32, name=None, alg="auto_select"):
     """Deterministic uniform samples in `[minval, maxval)`; integers over the full range when
     both bounds are None.
@@ -89,16 +95,17 @@ def stateless_uniform(shape, seed, minval=0, maxval=None, dtype=dtypes.float32, 
             )
         if minval is None:
             return execute("StatelessRandomUniformFullInt", (shape, seed), {"dtype": dtype}, name=name)
-        minval, maxval = convert_to_tensor(minval, dtype=dtype), convert_to_tensor(maxval, dtype=dtype)
+        minval, maxval = convert_to_tensor_v2(minval, dtype, name="min"), convert_to_tensor_v2(maxval, dtype, name="max")
         _check_int_range(minval, maxval, "StatelessRandomUniformInt")
         return execute("StatelessRandomUniformInt", (shape, seed, minval, maxval), name=name)
-    minval = convert_to_tensor(minval, dtype=dtype)
-    maxval = convert_to_tensor(1 if maxval is None else maxval, dtype=dtype)
-    rnd = execute("StatelessRandomUniform", (shape, seed), {"dtype": dtype}, name=name)
-    return _scale_shift(rnd, math.subtract(maxval, minval), minval)
+    minval = convert_to_tensor_v2(minval, dtype, name="min")
+    maxval = convert_to_tensor_v2(1 if maxval is None else maxval, dtype, name="max")
+    rnd = execute("StatelessRandomUniform", (shape, seed), {"dtype": dtype})
+    return _scale_shift(rnd, maxval - minval, minval, name)
 
 
 @export("random.stateless_categorical")
+@scoped("stateless_categorical")
 def stateless_categorical(logits, num_samples, seed, dtype=dtypes.int64, name=None):
     """Deterministic draws of class indices from the rows of `logits`.
 
@@ -109,10 +116,11 @@ def stateless_categorical(logits, num_samples, seed, dtype=dtypes.int64, name=No
     dtype = _index_dtype(dtype)
     logits = _logits_matrix(logits, "StatelessMultinomial")
     n = convert_to_tensor(num_samples, dtype=dtypes.int32)
-    return execute("StatelessMultinomial", (logits, n, seed_tensor(seed)), {"output_dtype": dtype}, name=name)
+    return execute("StatelessMultinomial", (logits, n, seed_tensor(seed)), {"output_dtype": dtype})
 
 
 @export("random.stateless_binomial")
+@scoped("stateless_random_binomial")
 def stateless_binomial(shape, seed, counts, probs, output_dtype=dtypes.int32, name=None):
     """Deterministic binomial samples; `counts` and `probs` broadcast to `shape`.
 
@@ -124,10 +132,11 @@ def stateless_binomial(shape, seed, counts, probs, output_dtype=dtypes.int32, na
     counts = convert_to_tensor(counts, dtype_hint=dtypes.float32)
     probs = convert_to_tensor(probs, dtype=counts.dtype)
     inputs = (shape_tensor(shape), seed_tensor(seed), counts, probs)
-    return execute("StatelessRandomBinomial", inputs, {"dtype": output_dtype}, name=name)
+    return execute("StatelessRandomBinomial", inputs, {"dtype": output_dtype})
 
 
 @export("random.stateless_poisson")
+@scoped("stateless_random_poisson")
 def stateless_poisson(shape, seed, lam, dtype=dtypes.int32, name=None):
     """Deterministic Poisson samples; `lam` broadcasts to `shape`.
 
@@ -137,11 +146,11 @@ def stateless_poisson(shape, seed, lam, dtype=dtypes.int32, name=None):
     """
     dtype = _check_dtype(dtype, (dtypes.float16, dtypes.float32, dtypes.float64) + INDEX)
     lam = convert_to_tensor(lam, dtype_hint=dtypes.float32)
-    return execute("StatelessRandomPoisson", (shape_tensor(shape), seed_tensor(seed), lam), {"dtype": dtype},
-                   name=name)
+    return execute("StatelessRandomPoisson", (shape_tensor(shape), seed_tensor(seed), lam), {"dtype": dtype})
 
 
 @export("random.stateless_gamma")
+@scoped("stateless_random_gamma")
 def stateless_gamma(shape, seed, alpha, beta=None, dtype=dtypes.float32, name=None):
     """Deterministic Gamma(alpha, beta) samples; the parameters broadcast to `shape`.
 
@@ -153,7 +162,7 @@ def stateless_gamma(shape, seed, alpha, beta=None, dtype=dtypes.float32, name=No
     alpha = convert_to_tensor(alpha, dtype=dtype)
     beta = convert_to_tensor(1 if beta is None else beta, dtype=dtype)
     alpha_b = math.add(alpha, array.zeros_like(beta))
-    draws = execute("StatelessRandomGammaV2", (shape_tensor(shape), seed_tensor(seed), alpha_b), name=name)
+    draws = execute("StatelessRandomGammaV2", (shape_tensor(shape), seed_tensor(seed), alpha_b))
     tiny = np.finfo(dtype.as_numpy_dtype).tiny
     return math.maximum(math.realdiv(draws, beta), convert_to_tensor(tiny, dtype=dtype))
 

@@ -15,10 +15,11 @@ from jax import lax
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import ctx, scoped
 from flowstone.core.execute import execute
 from flowstone.core.registry import COMPLEX, FLOATS, INDEX, INTS, NUMERIC, OPS, REAL, gradient, op
 from flowstone.core.shape import TensorShape
-from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
+from flowstone.core.tensor import Tensor, constant, constant_value, convert_to_tensor
 from flowstone.ops import math as m
 
 BOOL = (dtypes.bool_,)
@@ -98,6 +99,9 @@ def reduction_axes(x, axis):
             from flowstone.ops import array
 
             return array.range(array.rank(x))
+        if ctx.graph is not None:
+            # TF's graphs hold "all axes" as a Const of its own ("Const", not "Sum/reduction_indices").
+            return constant(np.arange(rank, dtype=np.int32))
         return convert_to_tensor(list(range(rank)), dtype=dtypes.int32)
     if isinstance(axis, Tensor):
         return axis
@@ -238,6 +242,7 @@ def _stop_gradient(x):
 
 
 @export("math.reduce_logsumexp", "reduce_logsumexp")
+@scoped("ReduceLogSumExp")
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """`log(sum(exp(x)))` across `axis`, computed stably by subtracting the maximum.
 
@@ -251,12 +256,11 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     axes = reduction_axes(x, axis)
     raw_max = reduce_max(x, axes, keepdims=True)
     finite = m.is_finite(raw_max)
-    top = _stop_gradient(array.where(finite, raw_max, array.zeros_like(raw_max)))
-    result = m.log(reduce_sum(m.exp(m.subtract(x, top)), axes, keepdims=True))
-    result = m.add(result, top)
+    top = _stop_gradient(array.where(finite, raw_max, 0))
+    result = m.log(reduce_sum(m.exp(m.subtract(x, top)), axes, keepdims=keepdims))
     if not keepdims:
-        result = array.reshape(result, array.shape(reduce_sum(x, axes)))
-    return result
+        top = array.reshape(top, array.shape(result))
+    return m.add(result, top, name=name)
 
 
 def _check_real_or_complex(x):
@@ -265,6 +269,7 @@ def _check_real_or_complex(x):
 
 
 @export("math.reduce_variance")
+@scoped("reduce_variance")
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     """Variance across `axis` (real for complex input).
 
@@ -274,14 +279,14 @@ def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     """
     x = convert_to_tensor(input_tensor)
     _check_real_or_complex(x)
-    axes = reduction_axes(x, axis)
-    mean = reduce_mean(x, axes, keepdims=True)
-    deviation = m.subtract(x, mean)
+    mean = reduce_mean(x, axis, keepdims=True)
+    deviation = m.subtract(x, mean, name="sub")
     squared = m.square(m.abs(deviation)) if x.dtype.is_complex else m.square(deviation)
-    return reduce_mean(squared, axes, keepdims=keepdims)
+    return reduce_mean(squared, axis, keepdims=keepdims)
 
 
 @export("math.reduce_std")
+@scoped("reduce_std")
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
     """Standard deviation across `axis`.
 
@@ -295,6 +300,7 @@ def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
 
 
 @export("math.count_nonzero")
+@scoped("count_nonzero")
 def count_nonzero(input, axis=None, keepdims=None, dtype=dtypes.int64, name=None):  # noqa: A002
     """Number of non-zero elements across `axis` (as int64 by default).
 
@@ -312,6 +318,7 @@ def count_nonzero(input, axis=None, keepdims=None, dtype=dtypes.int64, name=None
 
 
 @export("math.zero_fraction")
+@scoped("zero_fraction")
 def zero_fraction(value, name=None):
     """The fraction of zeros in `value`, as float32.
 
@@ -574,6 +581,7 @@ op("InTopKV2", "predictions: float32, targets: T, k: T -> precision: bool", {"T"
 
 
 @export("math.in_top_k", "nn.in_top_k")
+@scoped("in_top_k")
 def in_top_k(targets, predictions, k, name=None):
     """Whether each target's prediction is among the `k` highest (ties at the boundary count).
 
@@ -584,7 +592,7 @@ def in_top_k(targets, predictions, k, name=None):
     targets = convert_to_tensor(targets)
     predictions = convert_to_tensor(predictions, dtype=dtypes.float32)
     k = convert_to_tensor(k, dtype=targets.dtype)
-    return execute("InTopKV2", (predictions, targets, k), name=name)
+    return execute("InTopKV2", (predictions, targets, k))
 
 
 # --- bincount ----------------------------------------------------------------------------------
@@ -630,6 +638,7 @@ op("Bincount", "arr: int32, size: int32, weights: T -> bins: T", {"T": _BINCOUNT
 
 
 @export("math.bincount")
+@scoped("bincount")
 def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int32, name=None, axis=None,
              binary_output=False):
     """Counts occurrences of each non-negative integer in `arr` (weighted when `weights` is given).
@@ -659,7 +668,7 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype=dtypes.int
         size = m.minimum(convert_to_tensor(maxlength, dtype=arr.dtype), size)
     if weights is None:
         weights = convert_to_tensor(np.zeros((0,), dtypes.as_dtype(dtype).as_numpy_dtype))
-    return execute("DenseBincount", (arr, size, weights), {"binary_output": bool(binary_output)}, name=name)
+    return execute("DenseBincount", (arr, size, weights), {"binary_output": bool(binary_output)})
 
 
 del _g, _raw, _names, _allowed, _kernel, _fn, INTS, COMPLEX

@@ -15,6 +15,7 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
 from flowstone.core.registry import COMPLEX, INDEX, NUMERIC, REAL, gradient, op
@@ -183,6 +184,7 @@ def _segment_counts(data, segment_ids, num_segments):
 
 
 @export("math.unsorted_segment_mean")
+@scoped("UnsortedSegmentMean")
 def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
     """Mean of the slices of `data` sharing each segment id (0 for empty segments).
 
@@ -195,6 +197,7 @@ def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
 
 
 @export("math.unsorted_segment_sqrt_n")
+@scoped("UnsortedSegmentSqrtN")
 def unsorted_segment_sqrt_n(data, segment_ids, num_segments, name=None):
     """Sum of the slices sharing each segment id, divided by the square root of their count.
 

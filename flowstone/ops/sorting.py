@@ -16,6 +16,7 @@ import numpy as np
 
 from flowstone._export import export
 from flowstone.core import dtypes
+from flowstone.core.context import scoped
 from flowstone.core.execute import execute
 from flowstone.core.registry import op
 from flowstone.core.tensor import Tensor, convert_to_tensor
@@ -70,6 +71,7 @@ def _sort(values, axis, direction, want_indices):
 
 
 @export("sort")
+@scoped("sort")
 def sort(values, axis=-1, direction="ASCENDING", name=None):
     """Sorts along `axis` ("ASCENDING" or "DESCENDING").
 
@@ -81,6 +83,7 @@ def sort(values, axis=-1, direction="ASCENDING", name=None):
 
 
 @export("argsort")
+@scoped("argsort")
 def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
     """The int32 indices that sort `values` along `axis`; ties keep their order (always stable).
 

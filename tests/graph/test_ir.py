@@ -37,8 +37,9 @@ def test_nodes_tensors_and_names():
 
 def test_constant_value_folds_static_shapes():
     g = _graph()
-    shape_of = next(n for n in g.nodes if n.type == "Shape").outputs[0]
-    assert constant_value(shape_of).tolist() == [4, 6]
+    # A fully known shape is a Const in the graph, as in TF's graphs.
+    shape_of = g.get_operation_by_name("block/Shape").outputs[0]
+    assert shape_of.op.type == "Const" and constant_value(shape_of).tolist() == [4, 6]
     mul = next(n for n in g.nodes if n.type == "Mul" and n.outputs[0].dtype == tf.int32).outputs[0]
     assert int(constant_value(mul)) == 8
 
@@ -59,5 +60,16 @@ def test_unique_names_and_graph_as_default():
         a = tf.constant(1.0)
         b = tf.constant(2.0)
         c = tf.add(a, b)
-    assert [n.name for n in g.get_operations()] == ["Const", "Const_1", "AddV2"]
+    # TF names the node after tf.add's default name ("Add"), not after the raw op.
+    assert [n.name for n in g.get_operations()] == ["Const", "Const_1", "Add"]
     assert c.op.type == "AddV2" and g.unique_name("Const") == "Const_2"
+
+
+def test_a_shape_op_of_a_known_shape_folds():
+    @tf.function
+    def f(x):
+        return tf.raw_ops.Shape(input=x)
+
+    g = f.get_concrete_function(tf.TensorSpec([4, 6], tf.float32)).graph
+    s = g.get_operation_by_name("Shape").outputs[0]
+    assert s.op.type == "Shape" and constant_value(s).tolist() == [4, 6]

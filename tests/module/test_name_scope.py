@@ -43,8 +43,6 @@ def _has_function():
 
 
 @pytest.mark.skipif(not _has_function(), reason="flowstone.graph (tf.function) is not built yet")
-@pytest.mark.xfail(strict=False, reason="graph nodes are named after the raw op ('AddV2') instead of "
-                   "the Python wrapper's name ('add' for x + y, 'Add' for tf.add) as TF does")
 def test_graph_op_names_are_uniquified():
     names = []
 
