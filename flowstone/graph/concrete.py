@@ -19,7 +19,7 @@ import numpy as np
 from flowstone.core import dtypes
 from flowstone.core.context import ctx
 from flowstone.core.tensor import EagerTensor
-from flowstone.graph import lowering, nest
+from flowstone.graph import lowering, nest, tiered
 from flowstone.graph.funcgraph import inline
 from flowstone.graph.graphlib import SymbolicTensor
 
@@ -74,8 +74,11 @@ class Program:
         ) or any(t.dtype in (dtypes.string, dtypes.resource, dtypes.variant) for t in self.outputs)
         nw, nr = len(self.written), len(self.read)
         self._split = (nw, nw + nr)
-        self._donating = jax.jit(self._flat, donate_argnums=tuple(range(nw)))
         self._plain = jax.jit(self._flat)
+        size = 0 if self.interpret else program_size(graph, self.outputs)
+        self._run_plain = tiered.Tiered(self._plain, size)
+        self._run_donating = tiered.Tiered(jax.jit(self._flat, donate_argnums=tuple(range(nw))), size) if nw \
+            else self._run_plain
 
     def _flat(self, *args):
         a, b = self._split
@@ -102,12 +105,12 @@ class Program:
         written = self.written
         if written:
             handles = [sources[i] for i in written]
-            fn = self._donating if all(sys.getrefcount(h._buffer) <= 2 for h in handles) else self._plain
+            fn = self._run_donating if all(sys.getrefcount(h._buffer) <= 2 for h in handles) else self._run_plain
             args = [h._buffer for h in handles]
             args.extend(sources[i]._buffer for i in self.read)
         else:
             handles = ()
-            fn = self._plain
+            fn = self._run_plain
             args = [sources[i]._buffer for i in self.read] if self.read else []
         args.extend(sources[i]._value for i in self.values)
         try:
@@ -129,6 +132,16 @@ class Program:
         for h, v in zip(handles, new):
             h._buffer = v if isinstance(v, jax.Array) else jax.numpy.asarray(v)
         return outs
+
+
+def program_size(graph, outputs) -> int:
+    """The nodes a compiled run of `graph` executes, counting those of the functions it calls."""
+    size = 0
+    for node in lowering.plan(graph, outputs):
+        size += 1
+        for g in lowering.function_attrs(node):
+            size += program_size(g, g.outputs)
+    return size
 
 
 def residual_tensors(graph):

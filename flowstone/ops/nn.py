@@ -16,7 +16,7 @@ from flowstone._export import export
 from flowstone.core import dtypes
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
-from flowstone.core.registry import FLOATS, INDEX, NUMERIC, REAL, gradient, op
+from flowstone.core.registry import DERIVE, FLOATS, INDEX, NUMERIC, REAL, gradient, op
 from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
 from flowstone.ops import array as _array
 from flowstone.ops import indexing as _indexing
@@ -408,8 +408,26 @@ def _broadcastable(a, b):
     return all(x == y or x == 1 or y == 1 for x, y in zip(a, b, strict=False))
 
 
+def _xent_shape(inputs, attrs):
+    """loss [batch], backprop [batch, classes] for broadcastable rank-2 operands of known shape."""
+    a, b = inputs[0].shape, inputs[1].shape
+    if a.rank != 2 or b.rank != 2:
+        return DERIVE
+    dims = []
+    for x, y in zip(a.as_list(), b.as_list(), strict=True):
+        if x is None or y is None:
+            known = y if x is None else x
+            dims.append(known if known not in (None, 1) else None)
+        elif x == y or x == 1 or y == 1:
+            dims.append(x if y == 1 else y)
+        else:
+            return DERIVE
+    return [dims[:1], dims]
+
+
 op(
-    "SoftmaxCrossEntropyWithLogits", "features: T, labels: T -> loss: T, backprop: T", {"T": FLOATS}
+    "SoftmaxCrossEntropyWithLogits", "features: T, labels: T -> loss: T, backprop: T", {"T": FLOATS},
+    shape=_xent_shape,
 )(_xent_kernel)
 
 
