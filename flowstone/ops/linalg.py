@@ -10,6 +10,7 @@ import string
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from flowstone._export import export
 from flowstone.core import dtypes
@@ -62,6 +63,10 @@ def _matmul_kernel(a, b, transpose_a, transpose_b, grad_a, grad_b):
     inner_b = b.shape[1] if transpose_b else b.shape[0]
     if inner_a != inner_b:
         raise ValueError(f"Matrix size-incompatible: In[0]: {dims(a.shape)}, In[1]: {dims(b.shape)}")
+    if jnp.issubdtype(a.dtype, jnp.inexact) and a.dtype == b.dtype:
+        # One dot_general equation (jnp.matmul is a nested jit traced per shape in graphs).
+        contract = ((0 if transpose_a else 1,), (1 if transpose_b else 0,))
+        return lax.dot_general(a, b, (contract, ((), ())))
     return jnp.matmul(a.T if transpose_a else a, b.T if transpose_b else b)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from flowstone._export import export
 from flowstone.core import dtypes
@@ -38,9 +39,13 @@ def _zeros(t):
 
 # --- activations: (raw op, kernel, grad op, grad kernel) -------------------------------------------
 
-op("Relu", "features: T -> activations: T", {"T": REAL}, shape="same")(lambda x: jnp.maximum(x, 0))
+# Relu and ReluGrad are in every network: written with lax, they trace as single equations
+# inside compiled graphs (jnp functions are nested jits traced per shape).
+op("Relu", "features: T -> activations: T", {"T": REAL}, shape="same")(
+    lambda x: lax.max(x, lax.full_like(x, 0))
+)
 op("ReluGrad", "gradients: T, features: T -> backprops: T", {"T": REAL}, shape="same")(
-    lambda g, x: jnp.where(x > 0, g, jnp.zeros_like(g))
+    lambda g, x: lax.select(lax.gt(x, lax.full_like(x, 0)), g, lax.full_like(g, 0))
 )
 gradient("Relu")(lambda op, g: [execute("ReluGrad", (g, op.outputs[0]))])
 gradient("ReluGrad")(lambda op, g: [execute("ReluGrad", (g, op.inputs[1])), _zeros(op.inputs[1])])
