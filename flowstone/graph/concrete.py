@@ -75,10 +75,17 @@ class Program:
         nw, nr = len(self.written), len(self.read)
         self._split = (nw, nw + nr)
         self._plain = jax.jit(self._flat)
+        # First calls go through tiered compilation; then the jitted functions are called directly.
         size = 0 if self.interpret else program_size(graph, self.outputs)
-        self._run_plain = tiered.Tiered(self._plain, size)
-        self._run_donating = tiered.Tiered(jax.jit(self._flat, donate_argnums=tuple(range(nw))), size) if nw \
-            else self._run_plain
+        self._run_plain = tiered.Tiered(self._plain, size, self._use("_run_plain"))
+        self._run_donating = self._run_plain
+        if nw:
+            donating = jax.jit(self._flat, donate_argnums=tuple(range(nw)))
+            self._run_donating = tiered.Tiered(donating, size, self._use("_run_donating"))
+        self.tiers = (self._run_donating, self._run_plain)  # (for tests and tools: their `tier`)
+
+    def _use(self, attribute):
+        return lambda jitted: setattr(self, attribute, jitted)
 
     def _flat(self, *args):
         a, b = self._split

@@ -215,7 +215,9 @@ def _compile_after(lowered, ran):
 class Tiered:
     """Calls `jitted` (a `jax.jit` function); its first signature is compiled in two tiers.
 
-    `size` is a measure of the program (graph nodes) compared with `min_nodes`.
+    `size` is a measure of the program (graph nodes) compared with `min_nodes`. Once calls go
+    to `jitted` for good, `on_optimized(jitted)` is called (the owner may then call `jitted`
+    directly and skip this wrapper).
     """
 
     __slots__ = (
@@ -227,12 +229,14 @@ class Tiered:
         "_calls",
         "_future",
         "_lock",
+        "_on_optimized",
         "__weakref__",
     )
 
-    def __init__(self, jitted, size=0):
+    def __init__(self, jitted, size=0, on_optimized=None):
         self.jitted = jitted
         self.size = size
+        self._on_optimized = on_optimized
         self._state = _NEW
         self._quick = None
         self._signature = None
@@ -295,7 +299,7 @@ class Tiered:
             and setting("quick_calls") > 0
             and _on_cpu(args)
         ):
-            self._state = _OPTIMIZED
+            self._optimized()
             return self.jitted, None
         lowered = self.jitted.lower(*args)
         try:
@@ -308,7 +312,7 @@ class Tiered:
                     stacklevel=5,
                 )
                 configure(enabled=False)
-            self._state = _OPTIMIZED
+            self._optimized()
             return self.jitted, None
         ran = _FirstRun()
         self._quick = quick
@@ -318,12 +322,17 @@ class Tiered:
         self._future = _COMPILER.submit(functools.partial(_compile_after, lowered, ran))
         return quick, ran
 
+    def _optimized(self):
+        self._state = _OPTIMIZED
+        if self._on_optimized is not None:
+            self._on_optimized(self.jitted)
+
     def _settle(self):
         """The background compile has finished: switch to the optimized executable, or stay."""
         error = self._future.exception()
         if error is None:
             self._quick = None
-            self._state = _OPTIMIZED
+            self._optimized()
             return
         self._state = _QUICK_ONLY
         if isinstance(error, _ShuttingDown):

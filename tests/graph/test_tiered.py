@@ -75,8 +75,7 @@ def _train_step():
 
 def _wrappers(step, *args):
     """The `Tiered` wrappers of the program behind `step(*args)` (written and plain variants)."""
-    program = step.get_concrete_function(*args)._program
-    return program._run_donating, program._run_plain
+    return step.get_concrete_function(*args)._program.tiers
 
 
 def _run(steps, enabled, quick_calls=1):
