@@ -43,6 +43,9 @@ import numpy as np
 from flowstone.core import dtypes as _d
 
 REQUIRED = object()
+# What a graph shape rule returns to leave a case (unknown ranks, invalid shapes) to the
+# kernel: the shape is then derived with `jax.eval_shape`, which raises the kernel's error.
+DERIVE = object()
 
 FLOATS = (_d.float16, _d.bfloat16, _d.float32, _d.float64)
 COMPLEX = (_d.complex64, _d.complex128)
@@ -198,10 +201,7 @@ class OpDef:
                 checks.append((i, a.type_attr, allowed, a.fixed))
             seen.add(a.type_attr)
         self.type_checks = tuple(checks)
-        try:
-            params = inspect.signature(self.kernel).parameters
-        except (TypeError, ValueError):
-            params = {}
+        params = _parameter_names(self.kernel) if self.type_attrs else ()
         wanted = [k for k in sorted(self.type_attrs) if k in params]
         self.kernel_types = tuple(
             (k, next(i for i, a in enumerate(self.inputs) if a.type_attr == k)) for k in wanted
@@ -300,6 +300,17 @@ class OpDef:
         ins = ", ".join(map(repr, self.inputs))
         outs = ", ".join(map(repr, self.outputs))
         return f"OpDef({self.name}: {ins} -> {outs})"
+
+
+def _parameter_names(fn):
+    """The names `fn` accepts as parameters (read from its code object when it is a function)."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and not hasattr(fn, "__wrapped__"):
+        return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    try:
+        return tuple(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return ()
 
 
 def hashable(v):

@@ -20,7 +20,7 @@ from flowstone.core import dtypes
 from flowstone.core.context import ctx
 from flowstone.core.tensor import EagerTensor
 from flowstone.core.variables import WRITE_OPS
-from flowstone.graph import lowering, nest
+from flowstone.graph import lowering, nest, tiered
 from flowstone.graph.funcgraph import inline
 from flowstone.graph.graphlib import SymbolicTensor
 
@@ -72,8 +72,18 @@ class Program:
         ) or any(t.dtype in (dtypes.string, dtypes.resource, dtypes.variant) for t in self.outputs)
         nw, nr = len(self.written), len(self.read)
         self._split = (nw, nw + nr)
-        self._donating = jax.jit(self._flat, donate_argnums=tuple(range(nw)))
         self._plain = jax.jit(self._flat)
+        # First calls go through tiered compilation; then the jitted functions are called directly.
+        size = 0 if self.interpret else program_size(graph, self.outputs)
+        self._run_plain = tiered.Tiered(self._plain, size, self._use("_run_plain"))
+        self._run_donating = self._run_plain
+        if nw:
+            donating = jax.jit(self._flat, donate_argnums=tuple(range(nw)))
+            self._run_donating = tiered.Tiered(donating, size, self._use("_run_donating"))
+        self.tiers = (self._run_donating, self._run_plain)  # (for tests and tools: their `tier`)
+
+    def _use(self, attribute):
+        return lambda jitted: setattr(self, attribute, jitted)
 
     def _flat(self, *args):
         a, b = self._split
@@ -100,12 +110,12 @@ class Program:
         written = self.written
         if written:
             handles = [sources[i] for i in written]
-            fn = self._donating if all(sys.getrefcount(h._buffer) <= 2 for h in handles) else self._plain
+            fn = self._run_donating if all(sys.getrefcount(h._buffer) <= 2 for h in handles) else self._run_plain
             args = [h._buffer for h in handles]
             args.extend(sources[i]._buffer for i in self.read)
         else:
             handles = ()
-            fn = self._plain
+            fn = self._run_plain
             args = [sources[i]._buffer for i in self.read] if self.read else []
         args.extend(sources[i]._value for i in self.values)
         try:
@@ -134,6 +144,16 @@ class Program:
         for h, v in zip(handles, new):
             h._buffer = v if isinstance(v, jax.Array) else jax.numpy.asarray(v)
         return outs
+
+
+def program_size(graph, outputs) -> int:
+    """The nodes a compiled run of `graph` executes, counting those of the functions it calls."""
+    size = 0
+    for node in lowering.plan(graph, outputs):
+        size += 1
+        for g in lowering.function_attrs(node):
+            size += program_size(g, g.outputs)
+    return size
 
 
 def residual_tensors(graph):

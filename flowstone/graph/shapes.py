@@ -2,9 +2,10 @@
 
 An op's `shape` rule decides: "same" (the first input's shape), "broadcast", "reduce", a
 callable `rule(inputs, attrs) -> shape or list of shapes` (inputs are graph tensors;
-`constant_value` gives values known while tracing), or None: the shape is derived from
-the kernel with `jax.eval_shape`. Unknown dimensions are substituted by two different
-sizes and the dimensions that follow the substitution come back unknown.
+`constant_value` gives values known while tracing; the rule answers `registry.DERIVE` for
+the cases it leaves to the kernel), or None: the shape is derived from the kernel with
+`jax.eval_shape` (a few milliseconds each). Unknown dimensions are substituted by two
+different sizes and the dimensions that follow the substitution come back unknown.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from flowstone.core import dtypes
 from flowstone.core.execute import _hashable, _regroup, _static_positions
-from flowstone.core.registry import _with_statics
+from flowstone.core.registry import DERIVE, _with_statics
 from flowstone.core.shape import TensorShape, as_shape
 from flowstone.core.tensor import constant_value
 
@@ -63,13 +64,14 @@ def infer(opdef, inputs, attrs) -> list:
         shapes = [broadcast_shapes([t.shape for t in inputs])] * len(dts)
     elif rule == "reduce":
         shapes = [_reduce_shape(inputs, attrs)] * len(dts)
-    elif callable(rule):
-        got = rule(inputs, attrs)
-        shapes = [as_shape(s) for s in got] if isinstance(got, list) else [as_shape(got)] * len(dts)
-    elif any(dt in _OPAQUE for dt in dts):
-        shapes = [_UNKNOWN] * len(dts)
     else:
-        shapes = _eval_shapes(opdef, inputs, attrs, len(dts))
+        got = rule(inputs, attrs) if callable(rule) else DERIVE
+        if got is not DERIVE:
+            shapes = [as_shape(s) for s in got] if isinstance(got, list) else [as_shape(got)] * len(dts)
+        elif any(dt in _OPAQUE for dt in dts):
+            shapes = [_UNKNOWN] * len(dts)
+        else:
+            shapes = _eval_shapes(opdef, inputs, attrs, len(dts))
     return list(zip(dts, shapes))
 
 

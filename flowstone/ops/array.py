@@ -12,7 +12,8 @@ from flowstone._export import export
 from flowstone.core import dtypes
 from flowstone.core.context import ctx, scoped
 from flowstone.core.execute import execute
-from flowstone.core.registry import COMPLEX, INDEX, NON_STRING, REAL, REQUIRED, gradient, op
+from flowstone.core.registry import COMPLEX, DERIVE, INDEX, NON_STRING, REAL, REQUIRED, gradient, op
+from flowstone.core.shape import TensorShape
 from flowstone.core.tensor import (
     Tensor,
     constant,
@@ -81,7 +82,8 @@ def cast(x, dtype, name=None):
 
 # --- Shape, Rank, Size --------------------------------------------------------------------------
 
-op("Shape", "input: T -> output: out_type", {"out_type": dtypes.int32}, differentiable=False)(
+op("Shape", "input: T -> output: out_type", {"out_type": dtypes.int32}, differentiable=False,
+   shape=lambda inputs, attrs: TensorShape([inputs[0].shape.rank]))(
     lambda x, out_type: jnp.array(x.shape, dtype=out_type.as_numpy_dtype)
 )
 
@@ -176,7 +178,33 @@ def fmt_shape(shape) -> str:
     return "[" + ",".join(str(int(d)) for d in shape) + "]"
 
 
-op("Reshape", "tensor: T, shape: Tshape -> output: T", {"Tshape": INDEX}, static=("shape",))(_reshape_kernel)
+def _static_dims(t):
+    """The values of a static shape/axis input as a tuple of ints, or None when unknown."""
+    value = constant_value(t)
+    return None if value is None else tuple(int(d) for d in np.ravel(value))
+
+
+def _reshape_shape(inputs, attrs):
+    """The requested shape, its -1 resolved when the input size is known (the kernel reports errors)."""
+    shape = _static_dims(inputs[1])
+    if shape is None:
+        # Values known only at run time: the rank still comes from the shape input's length.
+        n = inputs[1].shape.as_list() if inputs[1].shape.rank == 1 else [None]
+        return DERIVE if n[0] is None else TensorShape([None] * n[0])
+    if any(d < -1 for d in shape) or shape.count(-1) > 1:
+        return DERIVE
+    known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+    dims = inputs[0].shape.as_list() if inputs[0].shape.rank is not None else None
+    size = None if dims is None or None in dims else int(np.prod(dims, dtype=np.int64))
+    if -1 not in shape:
+        return DERIVE if size is not None and size != known else TensorShape(shape)
+    if known == 0 or (size is not None and size % known):
+        return DERIVE
+    return TensorShape([(None if size is None else size // known) if d == -1 else d for d in shape])
+
+
+op("Reshape", "tensor: T, shape: Tshape -> output: T", {"Tshape": INDEX}, static=("shape",),
+   shape=_reshape_shape)(_reshape_kernel)
 gradient("Reshape")(lambda op, grad: [reshape(grad, shape(op.inputs[0])), None])
 
 
@@ -217,7 +245,17 @@ def _expand_dims_kernel(x, dim):
     return jnp.expand_dims(x, d)
 
 
-op("ExpandDims", "input: T, dim: Tdim -> output: T", {"Tdim": INDEX}, static=("dim",))(_expand_dims_kernel)
+def _expand_dims_shape(inputs, attrs):
+    dim, rank = _static_dims(inputs[1]), inputs[0].shape.rank
+    if dim is None or rank is None or len(dim) != 1 or not -rank - 1 <= dim[0] <= rank:
+        return DERIVE
+    dims = inputs[0].shape.as_list()
+    at = dim[0] if dim[0] >= 0 else dim[0] + rank + 1
+    return TensorShape(dims[:at] + [1] + dims[at:])
+
+
+op("ExpandDims", "input: T, dim: Tdim -> output: T", {"Tdim": INDEX}, static=("dim",),
+   shape=_expand_dims_shape)(_expand_dims_kernel)
 gradient("ExpandDims")(lambda op, grad: [reshape(grad, shape(op.inputs[0])), None])
 
 
@@ -251,7 +289,18 @@ def _broadcast_shapes(a, b):
     return tuple(out)
 
 
-op("BroadcastTo", "input: T, shape: Tidx -> output: T", {"Tidx": INDEX}, static=("shape",))(_broadcast_to_kernel)
+def _broadcast_to_shape(inputs, attrs):
+    shape, x = _static_dims(inputs[1]), inputs[0].shape
+    if shape is None or x.rank is None or x.rank > len(shape) or any(d < 0 for d in shape):
+        return DERIVE
+    for d, want in zip(reversed(x.as_list()), reversed(shape), strict=False):
+        if d is not None and d != want and d != 1:
+            return DERIVE
+    return TensorShape(shape)
+
+
+op("BroadcastTo", "input: T, shape: Tidx -> output: T", {"Tidx": INDEX}, static=("shape",),
+   shape=_broadcast_to_shape)(_broadcast_to_kernel)
 
 
 @gradient("BroadcastTo")

@@ -10,13 +10,15 @@ import string
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from flowstone._export import export
 from flowstone.core import dtypes
 from flowstone.core.context import scoped
 from flowstone.core.errors import FailedPreconditionError, InvalidArgumentError
 from flowstone.core.execute import execute
-from flowstone.core.registry import COMPLEX, FLOATS, INTS, OPS, REQUIRED, gradient, op
+from flowstone.core.registry import COMPLEX, DERIVE, FLOATS, INTS, OPS, REQUIRED, gradient, op
+from flowstone.core.shape import TensorShape
 from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
 from flowstone.ops import array, math, reduction
 
@@ -39,8 +41,21 @@ def _adjoint_value(x):
 # --- MatMul -----------------------------------------------------------------------------------
 
 
+def _matmul_shape(inputs, attrs):
+    """[rows of a, columns of b] for valid rank-2 operands (the kernel reports the rest)."""
+    a, b = inputs[0].shape, inputs[1].shape
+    if a.rank != 2 or b.rank != 2:
+        return DERIVE
+    rows, inner_a = (a[1], a[0]) if attrs.get("transpose_a") else (a[0], a[1])
+    inner_b, cols = (b[1], b[0]) if attrs.get("transpose_b") else (b[0], b[1])
+    if inner_a is not None and inner_b is not None and inner_a != inner_b:
+        return DERIVE
+    return TensorShape([rows, cols])
+
+
 @op("MatMul", "a: T, b: T -> product: T",
-    {"T": _MATMUL_TYPES, "transpose_a": False, "transpose_b": False, "grad_a": False, "grad_b": False})
+    {"T": _MATMUL_TYPES, "transpose_a": False, "transpose_b": False, "grad_a": False, "grad_b": False},
+    shape=_matmul_shape)
 def _matmul_kernel(a, b, transpose_a, transpose_b, grad_a, grad_b):
     for i, x in enumerate((a, b)):
         if x.ndim != 2:
@@ -49,6 +64,10 @@ def _matmul_kernel(a, b, transpose_a, transpose_b, grad_a, grad_b):
     inner_b = b.shape[1] if transpose_b else b.shape[0]
     if inner_a != inner_b:
         raise ValueError(f"Matrix size-incompatible: In[0]: {dims(a.shape)}, In[1]: {dims(b.shape)}")
+    if jnp.issubdtype(a.dtype, jnp.inexact) and a.dtype == b.dtype:
+        # One dot_general equation (jnp.matmul is a nested jit traced per shape in graphs).
+        contract = ((0 if transpose_a else 1,), (1 if transpose_b else 0,))
+        return lax.dot_general(a, b, (contract, ((), ())))
     return jnp.matmul(a.T if transpose_a else a, b.T if transpose_b else b)
 
 

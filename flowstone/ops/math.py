@@ -87,6 +87,37 @@ def _broadcasting(fn):
     return kernel
 
 
+def _to_shape(x, shape):
+    if x.shape == shape:
+        return x
+    return lax.broadcast_in_dim(x, shape, tuple(range(len(shape) - len(x.shape), len(shape))))
+
+
+def _direct(prim, fallback, inexact=False):
+    """A binary kernel calling the lax primitive `prim` on same-dtype operands.
+
+    It computes what the jnp function `fallback` computes there (jnp promotes, then calls
+    `prim`), but traces as one equation: inside a compiled graph each jnp call is a nested
+    jit traced once per shape. Bool operands (and integers when `inexact`) use `fallback`.
+    """
+
+    def kernel(x, y):
+        dt = x.dtype
+        if dt != y.dtype or dt == np.bool_ or (inexact and not jnp.issubdtype(dt, jnp.inexact)):
+            return fallback(x, y)
+        if x.shape != y.shape:
+            shape = np.broadcast_shapes(x.shape, y.shape)
+            x, y = _to_shape(x, shape), _to_shape(y, shape)
+        return prim(x, y)
+
+    return kernel
+
+
+def _direct_unary(prim, fallback):
+    """A unary kernel calling the lax primitive `prim` on inexact operands (see `_direct`)."""
+    return lambda x: prim(x) if jnp.issubdtype(x.dtype, jnp.inexact) else fallback(x)
+
+
 def _same_shape(fn):
     """A lax kernel (which does not broadcast) applied to broadcast operands."""
     return lambda *args: fn(*jnp.broadcast_arrays(*args))
@@ -130,13 +161,13 @@ def _where_zero(cond, value):
 _NOT_UNSIGNED = FLOATS + SIGNED_INTS + COMPLEX
 
 _BINARY = [
-    ("AddV2", ("math.add", "add"), NUMERIC, jnp.add),
-    ("Sub", ("math.subtract", "subtract"), NUMERIC, jnp.subtract),
-    ("Mul", ("math.multiply", "multiply"), NUMERIC, jnp.multiply),
-    ("RealDiv", ("realdiv",), NUMERIC, jnp.true_divide),
+    ("AddV2", ("math.add", "add"), NUMERIC, _direct(lax.add, jnp.add)),
+    ("Sub", ("math.subtract", "subtract"), NUMERIC, _direct(lax.sub, jnp.subtract)),
+    ("Mul", ("math.multiply", "multiply"), NUMERIC, _direct(lax.mul, jnp.multiply)),
+    ("RealDiv", ("realdiv",), NUMERIC, _direct(lax.div, jnp.true_divide, inexact=True)),
     ("Div", (), NUMERIC, _div_kernel),
-    ("Maximum", ("math.maximum", "maximum"), REAL, jnp.maximum),
-    ("Minimum", ("math.minimum", "minimum"), REAL, jnp.minimum),
+    ("Maximum", ("math.maximum", "maximum"), REAL, _direct(lax.max, jnp.maximum)),
+    ("Minimum", ("math.minimum", "minimum"), REAL, _direct(lax.min, jnp.minimum)),
     ("Pow", ("math.pow", "pow"), _NOT_UNSIGNED, jnp.power),
     ("SquaredDifference", ("math.squared_difference",),
      FLOATS + (dtypes.int32, dtypes.int64) + COMPLEX, lambda x, y: (x - y) * jnp.conj(x - y)),
@@ -235,7 +266,7 @@ def radd(x, y, name=None):
 def _add_kernel(x, y, T=dtypes.float32):  # noqa: N803 - the type attr's name
     """`Add`: numbers add; strings (NumPy object arrays) concatenate element-wise."""
     if T is not dtypes.string:
-        return _broadcasting(jnp.add)(x, y)
+        return _broadcasting(_direct(lax.add, jnp.add))(x, y)
     if not _broadcastable(x.shape, y.shape):
         raise ValueError(f"Incompatible shapes: {list(x.shape)} vs. {list(y.shape)}")
     a, b = np.broadcast_arrays(np.asarray(x, dtype=object), np.asarray(y, dtype=object))
@@ -394,16 +425,23 @@ def _c(t):
     return conj(t)
 
 
+# The unary ops of every training step skip jnp's nested jit for inexact inputs (see `_direct`).
+_neg_kernel = _direct_unary(lax.neg, jnp.negative)
+_exp_kernel = _direct_unary(lax.exp, jnp.exp)
+_log_kernel = _direct_unary(lax.log, jnp.log)
+_sqrt_kernel = _direct_unary(lax.sqrt, jnp.sqrt)
+_square_kernel = _direct_unary(lax.square, jnp.square)
+
 _UNARY = [
-    ("Neg", ("math.negative", "negative"), SIGNED_COMPLEX, jnp.negative, lambda x, y, g: negative(g)),
-    ("Exp", ("math.exp", "exp"), FLOAT_COMPLEX, jnp.exp, lambda x, y, g: multiply(g, _c(y))),
+    ("Neg", ("math.negative", "negative"), SIGNED_COMPLEX, _neg_kernel, lambda x, y, g: negative(g)),
+    ("Exp", ("math.exp", "exp"), FLOAT_COMPLEX, _exp_kernel, lambda x, y, g: multiply(g, _c(y))),
     ("Expm1", ("math.expm1",), FLOAT_COMPLEX, jnp.expm1, lambda x, y, g: multiply(g, _c(exp(x)))),
-    ("Log", ("math.log",), FLOAT_COMPLEX, jnp.log, lambda x, y, g: realdiv(g, _c(x))),
+    ("Log", ("math.log",), FLOAT_COMPLEX, _log_kernel, lambda x, y, g: realdiv(g, _c(x))),
     ("Log1p", ("math.log1p",), FLOAT_COMPLEX, jnp.log1p, lambda x, y, g: realdiv(g, _c(add(x, 1)))),
-    ("Sqrt", ("math.sqrt", "sqrt"), FLOAT_COMPLEX, jnp.sqrt, lambda x, y, g: realdiv(multiply(g, 0.5), _c(y))),
+    ("Sqrt", ("math.sqrt", "sqrt"), FLOAT_COMPLEX, _sqrt_kernel, lambda x, y, g: realdiv(multiply(g, 0.5), _c(y))),
     ("Rsqrt", ("math.rsqrt",), FLOAT_COMPLEX, lax.rsqrt,
      lambda x, y, g: multiply(g, multiply(_c(multiply(square(y), y)), -0.5))),
-    ("Square", ("math.square", "square"), NUMERIC, jnp.square, lambda x, y, g: multiply(g, multiply(_c(x), 2))),
+    ("Square", ("math.square", "square"), NUMERIC, _square_kernel, lambda x, y, g: multiply(g, multiply(_c(x), 2))),
     ("Reciprocal", ("math.reciprocal",), SIGNED_COMPLEX, _reciprocal_kernel,
      lambda x, y, g: multiply(g, negative(_c(square(y))))),
     ("Inv", (), SIGNED_COMPLEX, _reciprocal_kernel, lambda x, y, g: multiply(g, negative(_c(square(y))))),

@@ -11,13 +11,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from flowstone._export import export
 from flowstone.core import dtypes
 from flowstone.core.context import scoped
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
-from flowstone.core.registry import FLOATS, INDEX, NUMERIC, REAL, gradient, op
+from flowstone.core.registry import DERIVE, FLOATS, INDEX, NUMERIC, REAL, gradient, op
 from flowstone.core.tensor import Tensor, constant_value, convert_to_tensor
 from flowstone.ops import array as _array
 from flowstone.ops import indexing as _indexing
@@ -39,9 +40,13 @@ def _zeros(t):
 
 # --- activations: (raw op, kernel, grad op, grad kernel) -------------------------------------------
 
-op("Relu", "features: T -> activations: T", {"T": REAL}, shape="same")(lambda x: jnp.maximum(x, 0))
+# Relu and ReluGrad are in every network: written with lax, they trace as single equations
+# inside compiled graphs (jnp functions are nested jits traced per shape).
+op("Relu", "features: T -> activations: T", {"T": REAL}, shape="same")(
+    lambda x: lax.max(x, lax.full_like(x, 0))
+)
 op("ReluGrad", "gradients: T, features: T -> backprops: T", {"T": REAL}, shape="same")(
-    lambda g, x: jnp.where(x > 0, g, jnp.zeros_like(g))
+    lambda g, x: lax.select(lax.gt(x, lax.full_like(x, 0)), g, lax.full_like(g, 0))
 )
 gradient("Relu")(lambda op, g: [execute("ReluGrad", (g, op.outputs[0]))])
 gradient("ReluGrad")(lambda op, g: [execute("ReluGrad", (g, op.inputs[1])), _zeros(op.inputs[1])])
@@ -411,8 +416,26 @@ def _broadcastable(a, b):
     return all(x == y or x == 1 or y == 1 for x, y in zip(a, b, strict=False))
 
 
+def _xent_shape(inputs, attrs):
+    """loss [batch], backprop [batch, classes] for broadcastable rank-2 operands of known shape."""
+    a, b = inputs[0].shape, inputs[1].shape
+    if a.rank != 2 or b.rank != 2:
+        return DERIVE
+    dims = []
+    for x, y in zip(a.as_list(), b.as_list(), strict=True):
+        if x is None or y is None:
+            known = y if x is None else x
+            dims.append(known if known not in (None, 1) else None)
+        elif x == y or x == 1 or y == 1:
+            dims.append(x if y == 1 else y)
+        else:
+            return DERIVE
+    return [dims[:1], dims]
+
+
 op(
-    "SoftmaxCrossEntropyWithLogits", "features: T, labels: T -> loss: T, backprop: T", {"T": FLOATS}
+    "SoftmaxCrossEntropyWithLogits", "features: T, labels: T -> loss: T, backprop: T", {"T": FLOATS},
+    shape=_xent_shape,
 )(_xent_kernel)
 
 

@@ -300,3 +300,35 @@ def test_add_converts_a_leading_python_value_on_its_own():
     with pytest.raises(tf.errors.InvalidArgumentError, match="input #1"):
         tf.add(1, tf.constant(1.5))
     assert_tensor(tf.add(tf.constant(1.5), 1), 2.5)
+
+
+_LAX_BINARY = [(tf.add, np.add), (tf.subtract, np.subtract), (tf.multiply, np.multiply),
+               (tf.maximum, np.maximum), (tf.minimum, np.minimum)]
+_SHAPE_PAIRS = [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3)), ((4, 1, 3), (2, 1))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("shapes", _SHAPE_PAIRS)
+def test_binary_kernels_broadcast_eagerly_and_in_graphs(shapes, dtype):
+    # These kernels call lax directly (one equation when compiled); they must equal NumPy's.
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=shapes[0]) * 4).astype(dtype)
+    y = (rng.normal(size=shapes[1]) * 4).astype(dtype)
+    for fn, ref in _LAX_BINARY:
+        graph = tf.function(lambda a, b, fn=fn: fn(a, b))
+        for got in (fn(tf.constant(x), tf.constant(y)), graph(tf.constant(x), tf.constant(y))):
+            assert_tensor(got, ref(x, y), tf.as_dtype(dtype))
+    if dtype != np.int32:
+        assert_tensor(tf.function(tf.math.truediv)(tf.constant(x), tf.constant(y + 20)), x / (y + 20),
+                      tf.as_dtype(dtype), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn, ref, dtype", [
+    (tf.exp, np.exp, np.float32), (tf.math.log, np.log, np.float64), (tf.sqrt, np.sqrt, np.float32),
+    (tf.square, np.square, np.float32), (tf.square, np.square, np.int32), (tf.negative, np.negative, np.int32),
+    (tf.negative, np.negative, np.float32),
+])
+def test_unary_kernels_eagerly_and_in_graphs(fn, ref, dtype):
+    x = np.array([[0.5, 2.0, 3.0], [4.0, 1.5, 9.0]]).astype(dtype)
+    for got in (fn(tf.constant(x)), tf.function(fn)(tf.constant(x))):
+        assert_tensor(got, ref(x), tf.as_dtype(dtype), rtol=1e-6)
