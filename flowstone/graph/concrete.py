@@ -72,6 +72,8 @@ class Program:
         ) or any(t.dtype in (dtypes.string, dtypes.resource, dtypes.variant) for t in self.outputs)
         nw, nr = len(self.written), len(self.read)
         self._split = (nw, nw + nr)
+        self._n_resources = nw + nr
+        self._aliased: dict = {}
         self._plain = jax.jit(self._flat)
         # First calls go through tiered compilation; then the jitted functions are called directly.
         size = 0 if self.interpret else program_size(graph, self.outputs)
@@ -89,22 +91,51 @@ class Program:
         a, b = self._split
         return self.pure(args[:a], args[a:b], args[b:])
 
-    def pure(self, written, read, values):
+    def pure(self, written, read, values, alias=None):
+        """The graph as a function of values; `alias` maps inputs of one variable to one slot."""
         inputs = self.graph.inputs
+        alias = alias or {}
         state, feeds = {}, {}
-        for pos, v in zip(self.written, written):
-            state[pos] = v
-            feeds[id(inputs[pos])] = lowering.Slot(pos)
-        for pos, v in zip(self.read, read):
-            state[pos] = v
-            feeds[id(inputs[pos])] = lowering.Slot(pos)
+        for positions, vals in ((self.written, written), (self.read, read)):
+            for pos, v in zip(positions, vals):
+                key = alias.get(pos, pos)
+                state.setdefault(key, v)
+                feeds[id(inputs[pos])] = lowering.Slot(key)
         for pos, v in zip(self.values, values):
             feeds[id(inputs[pos])] = v
         outs = lowering.run(self.graph, feeds, self.outputs, state, self.interpret, self.name)
-        return tuple(outs), tuple(state[pos] for pos in self.written)
+        return tuple(outs), tuple(state[alias.get(pos, pos)] for pos in self.written)
+
+    def _aliases(self, sources):
+        """For a variable passed as several arguments: input position -> its first position."""
+        first, alias = {}, {}
+        for pos in self.written + self.read:
+            alias[pos] = first.setdefault(id(sources[pos]), pos)
+        return {pos: key for pos, key in alias.items() if pos != key}
+
+    def _call_aliased(self, sources, alias):
+        """Runs with one state slot per variable (not donating: one buffer is several inputs)."""
+        key = tuple(sorted(alias.items()))
+        fn = self._aliased.get(key)
+        if fn is None:
+            def flat(*args):
+                a, b = self._split
+                return self.pure(args[:a], args[a:b], args[b:], alias)
+
+            fn = self._aliased[key] = flat if self.interpret else jax.jit(flat)
+        handles = [sources[i] for i in self.written]
+        outs, new = fn(*[h._buffer for h in handles], *[sources[i]._buffer for i in self.read],
+                       *[sources[i]._value for i in self.values])
+        for h, v in zip(handles, new):
+            h._buffer = v if isinstance(v, jax.Array) else jax.numpy.asarray(v)
+        return outs
 
     def __call__(self, sources):
         """Runs on `sources` (one per graph input: eager tensors and variable handles)."""
+        if self._n_resources > 1:
+            alias = self._aliases(sources)
+            if alias:
+                return self._call_aliased(sources, alias)
         if self.interpret:
             return self._interpret(sources)
         written = self.written
@@ -324,7 +355,9 @@ class ConcreteFunction:
         n = len(self.graph.outputs)
         outs = [wrap(v, dt) for v, dt in zip(values[:n], self._out_dtypes)]
         residuals = [wrap(v, t.dtype) for v, t in zip(values[n:], program.residual_tensors)]
-        for var in self.graph.variables:
+        # Variables passed as arguments are read by the call too (the tape watches them).
+        passed = [s.variable() for s in sources if s.dtype is dtypes.resource and hasattr(s, "variable")]
+        for var in {id(v): v for v in [*self.graph.variables, *passed] if v is not None}.values():
             for t in ctx.tapes:
                 accessed = getattr(t, "variable_accessed", None)
                 if accessed is not None:

@@ -99,3 +99,33 @@ def test_variable_gather_and_scatter_in_function():
 
     assert_tensor(f(tf.constant([2, 0])), [[5.0, 6.0], [1.0, 2.0]])
     assert_tensor(v.read_value(), [[10.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+
+
+def test_variables_passed_as_arguments_get_gradients():
+    w, v = tf.Variable(2.0), tf.Variable(3.0)
+
+    @tf.function
+    def product(a, b):
+        return a * b
+
+    with tf.GradientTape() as tape:
+        y = product(w, v)
+    gw, gv = tape.gradient(y, [w, v])
+    assert float(gw) == 3.0 and float(gv) == 2.0
+    with tf.GradientTape() as tape:
+        y = product(w, w)  # one variable as both arguments: the two paths add up
+    assert float(y) == 4.0 and float(tape.gradient(y, w)) == 4.0
+
+
+def test_one_variable_passed_twice_is_one_state():
+    v = tf.Variable(4.0)
+
+    @tf.function
+    def bump_then_add(a, b):
+        a.assign_add(1.0)
+        return a + b  # b is the same variable: it sees the write
+
+    assert float(bump_then_add(v, v)) == 10.0 and float(v) == 5.0
+    assert float(bump_then_add(v, v)) == 12.0 and float(v) == 6.0
+    other = tf.Variable(1.0)
+    assert float(bump_then_add(v, other)) == 8.0 and float(v) == 7.0 and float(other) == 1.0
