@@ -73,6 +73,7 @@ class Program:
         nw, nr = len(self.written), len(self.read)
         self._split = (nw, nw + nr)
         self._n_resources = nw + nr
+        self._checks = _has_checks(graph)
         self._aliased: dict = {}
         self._plain = jax.jit(self._flat)
         # First calls go through tiered compilation; then the jitted functions are called directly.
@@ -151,6 +152,8 @@ class Program:
         args.extend(sources[i]._value for i in self.values)
         try:
             outs, new = fn(*args)
+            if self._checks:
+                jax.effects_barrier()  # a failed check raises now, not at a later sync (GPUs)
         except lowering.NotCompilable:
             self.interpret = True
             return self._interpret(sources)
@@ -175,6 +178,14 @@ class Program:
         for h, v in zip(handles, new):
             h._buffer = v if isinstance(v, jax.Array) else jax.numpy.asarray(v)
         return outs
+
+
+_CHECKS = frozenset(("Assert", "CheckNumerics"))
+
+
+def _has_checks(graph) -> bool:
+    """Whether the graph (or a function it calls) holds run-time checks that raise from the host."""
+    return any(n.type in _CHECKS or any(_has_checks(g) for g in lowering.function_attrs(n)) for n in graph.nodes)
 
 
 def program_size(graph, outputs) -> int:

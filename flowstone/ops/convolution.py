@@ -158,7 +158,11 @@ def _conv(
     pads = spatial_pads(
         [x.shape[a] for a in spatial], w.shape[:n], st, dil, padding, explicit_paddings, spatial
     )
-    return lax.conv_general_dilated(
+    out_dtype = x.dtype
+    if jnp.issubdtype(out_dtype, jnp.integer) and jax.default_backend() != "cpu":
+        # cuDNN has no integer convolutions: compute in float64 (exact below 2**53) and cast back.
+        x, w = x.astype(jnp.float64), w.astype(jnp.float64)
+    out = lax.conv_general_dilated(
         x,
         w,
         st,
@@ -167,6 +171,7 @@ def _conv(
         dimension_numbers=(data_format, _RHS[n], data_format),
         feature_group_count=groups,
     )
+    return out.astype(out_dtype) if out.dtype != out_dtype else out
 
 
 def _as_float(*xs):

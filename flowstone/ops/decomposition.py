@@ -133,7 +133,7 @@ def det(input, name=None):  # noqa: A002
     """The determinant of each square matrix.
 
     >>> import flowstone as tf
-    >>> float(tf.linalg.det(tf.constant([[1.0, 2.0], [3.0, 4.0]])))
+    >>> round(float(tf.linalg.det(tf.constant([[1.0, 2.0], [3.0, 4.0]]))), 4)
     -2.0
     """
     return execute("MatrixDeterminant", (convert_to_tensor(input),), name=name)
@@ -577,7 +577,7 @@ def eigvalsh(tensor, name=None):
     """Eigenvalues (ascending) of Hermitian matrices.
 
     >>> import flowstone as tf
-    >>> tf.linalg.eigvalsh(tf.constant([[2.0, 1.0], [1.0, 2.0]])).numpy()
+    >>> tf.linalg.eigvalsh(tf.constant([[2.0, 1.0], [1.0, 2.0]])).numpy().round(4)
     array([1., 3.], dtype=float32)
     """
     e, _ = execute("SelfAdjointEigV2", (convert_to_tensor(tensor),), {"compute_v": False}, name)

@@ -115,6 +115,9 @@ def _batch_matmul(x, y, adj_x, adj_y, out=None):
     _check_batch_matmul(x, y, adj_x, adj_y)
     x = _adjoint_value(x) if adj_x else x
     y = _adjoint_value(y) if adj_y else y
+    if out is not None and jnp.issubdtype(out, jnp.integer) and jnp.issubdtype(x.dtype, jnp.integer):
+        # Widen first (exact): XLA's GPU int8 GEMM with an int32 result scales it wrongly.
+        return jnp.matmul(x.astype(out), y.astype(out))
     return jnp.matmul(x, y, preferred_element_type=out)
 
 

@@ -1,5 +1,6 @@
 """Conformance cases for flowstone/ops/nn.py, convolution.py, pooling.py and normalization.py."""
 
+import jax
 import numpy as np
 
 from tests.conformance.case import Case
@@ -80,6 +81,11 @@ DY_S2 = rng.normal(size=(1, 2, 2, 3))
 DY3 = rng.normal(size=(1, 3, 3, 3, 2))
 DYD = rng.normal(size=(1, 5, 5, 4))
 I32 = np.int32
+
+# On GPUs jax differentiates max pooling's gradient-of-gradient with reduced precision (XLA has
+# no pair reductions there; jax warns so), so those third-order checks get a loose tolerance.
+_GPU_PAIR_REDUCTION = {} if jax.default_backend() == "cpu" else {"rtol": 0.1, "atol": 0.1}
+
 
 CASES = [
     # activations and their gradient ops
@@ -220,6 +226,7 @@ CASES = [
         "MaxPoolGradGrad",
         [P, ref.pool(P, [2, 2], [2, 2], "SAME", "max"), rng.normal(size=P.shape)],
         POOL,
+        **_GPU_PAIR_REDUCTION,
     ),
     Case("AvgPool", [X], POOL, reference=_pool_ref("avg"), second_order=True),
     Case(
@@ -240,6 +247,7 @@ CASES = [
         "MaxPool3DGradGrad",
         [P3, ref.pool(P3, [2, 2, 2], [1, 1, 1], "VALID", "max"), rng.normal(size=P3.shape)],
         POOL3,
+        **_GPU_PAIR_REDUCTION,
     ),
     Case("AvgPool3D", [X3], POOL3, reference=_pool_ref("avg")),
     Case("AvgPool3DGrad", [np.array(X3.shape, I32), rng.normal(size=(1, 2, 2, 2, 2))], POOL3),

@@ -99,7 +99,7 @@ def test_python_protocols():
     assert f"{tf.constant(2.5):.2f}" == "2.50"
     assert copy.deepcopy(t) is t
     assert_tensor(pickle.loads(pickle.dumps(t)), [1, 2, 3], tf.int32)
-    assert t.device.endswith("device:CPU:0")
+    assert t.device.endswith(("device:CPU:0", "device:GPU:0"))  # the default device, as in TF
     with tf.device("/CPU:0"):
         assert tf.constant(1.0).device == "/job:localhost/replica:0/task:0/device:CPU:0"
     with pytest.raises(AttributeError):

@@ -14,6 +14,9 @@ from flowstone.graph import tiered
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Tiering applies to XLA's CPU backend only (its LLVM compile is what the quick tier skips).
+pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu", reason="tiered compilation is CPU-only")
+
 
 @pytest.fixture(autouse=True)
 def _settings():
