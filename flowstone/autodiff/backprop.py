@@ -16,6 +16,7 @@ from flowstone.core.errors import InvalidArgumentError
 # Ops whose gradient hands an IndexedSlices on unchanged (TF's dense ops would densify it).
 _PASS_SPARSE = frozenset(("Identity", "ReadVariableOp"))
 _ONES: dict = {}
+_SEED_IDS: set = set()  # ids of the cached seeds in _ONES (which keeps them alive)
 
 
 def plan(records, targets, sources, known=None):
@@ -108,12 +109,27 @@ def ones_for(t):
                 found = array.ones_like(t)
                 if len(_ONES) < 256:
                     _ONES[key] = found
+                    _SEED_IDS.add(id(found))
             return found
     from flowstone.ops import array
 
     if getattr(t, "_var_dtype", None) is not None:
         return array.ones_like(t.variable().read_value())
     return array.ones_like(t)
+
+
+def broadcast_ones(grad, x):
+    """Cached ones shaped like `x` when `grad` is a cached scalar seed of ones, else None.
+
+    The gradient of a full reduction (`reduce_sum(loss)`) seeded with ones is ones of the
+    input's shape: reusing a cached tensor saves the broadcast on this most common path.
+    """
+    if id(grad) not in _SEED_IDS or ctx.graph is not None or x.dtype is not grad.dtype:
+        return None
+    shape = x.shape
+    if shape.rank is None or shape.rank > 2 or not shape.is_fully_defined():
+        return None
+    return ones_for(x)
 
 
 def _zeros_like(t):

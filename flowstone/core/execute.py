@@ -18,7 +18,7 @@ from flowstone.core import dtypes
 from flowstone.core.context import ctx
 from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.registry import OPS, OpDef, call_on_codes, flat_position, hashable
-from flowstone.core.tensor import EagerTensor, Tensor, dtype_error
+from flowstone.core.tensor import EagerTensor, Tensor, _IndexTensor, dtype_error
 
 _from_numpy = dtypes._BY_NP.get
 _STRING = dtypes.string
@@ -144,6 +144,8 @@ def _static_positions(opdef: OpDef, attrs):
 
 def static_value(t: Tensor):
     """A tensor's value as hashable Python data (a tuple for rank >= 1)."""
+    if t.__class__ is _IndexTensor:
+        return t._static
     if isinstance(t, EagerTensor):
         v = t._value
         a = v if isinstance(v, np.ndarray) else np.asarray(v)

@@ -346,6 +346,32 @@ def _numpy_str(t: EagerTensor) -> str:
     return str(a) if a.ndim else str(a[()])
 
 
+class _IndexTensor(EagerTensor):
+    """A small int vector made from Python ints (axes, shapes), its static key precomputed."""
+
+    __slots__ = ("_static",)
+
+
+_INDEX_TENSORS: dict = {}
+
+
+def index_tensor(values: tuple, dtype) -> EagerTensor:
+    """An eager int32/int64 vector of `values` (a tuple of ints), shared between calls.
+
+    Ops take axes and shapes as static inputs whose values key their compiled kernels; the
+    shared tensor carries that key, so an eager call neither converts nor hashes them again.
+    """
+    key = (values, dtype)
+    t = _INDEX_TENSORS.get(key)
+    if t is None:
+        base = convert_to_tensor(list(values), dtype=dtype)
+        t = _IndexTensor(base._value, base._dtype)
+        t._static = values
+        if len(_INDEX_TENSORS) < 4096:
+            _INDEX_TENSORS[key] = t
+    return t
+
+
 # --- conversion ----------------------------------------------------------------------------
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1

@@ -20,6 +20,7 @@ from flowstone.core.tensor import (
     constant_value,
     convert_to_tensor,
     convert_to_tensor_v2,
+    index_tensor,
 )
 
 # --- Identity ---------------------------------------------------------------------------------
@@ -225,6 +226,9 @@ def _shape_tensor(value):
         return value
     if hasattr(value, "as_list"):
         value = value.as_list()
+    if ctx.graph is None and value.__class__ in (list, tuple) and all(v.__class__ is int for v in value):
+        big = any(not -(2**31) <= v < 2**31 for v in value)
+        return index_tensor(tuple(value), dtypes.int64 if big else dtypes.int32)
     return convert_to_tensor(value, dtype=dtypes.int32 if not _has_large(value) else dtypes.int64)
 
 
@@ -337,6 +341,9 @@ op("BroadcastGradientArgs", "s0: T, s1: T -> r0: T, r1: T", {"T": INDEX}, host=T
 
 def reduce_to_shape(grad, like):
     """Sums `grad` over broadcast axes so that it takes `like`'s shape (gradient helper)."""
+    g_value, l_value = getattr(grad, "_value", None), getattr(like, "_value", None)
+    if g_value is not None and l_value is not None and g_value.shape == l_value.shape:
+        return grad  # eager, same shape: the common case, without building TensorShapes
     gs, ls = grad.shape, like.shape
     if gs.is_fully_defined() and ls.is_fully_defined():
         if gs == ls:

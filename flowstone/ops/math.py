@@ -607,6 +607,8 @@ def conj(x, name=None):
     >>> tf.math.conj(tf.constant([1 + 2j])).numpy()
     array([1.-2.j])
     """
+    if x.__class__ is EagerTensor and x._dtype.is_floating:
+        return x  # the gradients' hot path
     x = convert_to_tensor(x)
     if not x.dtype.is_complex and x.dtype is not dtypes.variant:
         if not (x.dtype.is_numeric or x.dtype.is_bool):

@@ -19,7 +19,7 @@ from flowstone.core.context import ctx, scoped
 from flowstone.core.execute import execute
 from flowstone.core.registry import COMPLEX, FLOATS, INDEX, INTS, NUMERIC, OPS, REAL, gradient, op
 from flowstone.core.shape import TensorShape
-from flowstone.core.tensor import Tensor, constant, constant_value, convert_to_tensor
+from flowstone.core.tensor import Tensor, constant, constant_value, convert_to_tensor, index_tensor
 from flowstone.ops import math as m
 
 BOOL = (dtypes.bool_,)
@@ -102,7 +102,7 @@ def reduction_axes(x, axis):
         if ctx.graph is not None:
             # TF's graphs hold "all axes" as a Const of its own ("Const", not "Sum/reduction_indices").
             return constant(np.arange(rank, dtype=np.int32))
-        return convert_to_tensor(list(range(rank)), dtype=dtypes.int32)
+        return index_tensor(tuple(range(rank)), dtypes.int32)
     if isinstance(axis, Tensor):
         return axis
     return convert_to_tensor(axis, dtype=dtypes.int64 if _big(axis) else dtypes.int32)
@@ -162,6 +162,12 @@ def _broadcast_grad(op, grad):
 
     x = op.inputs[0]
     if x.shape.is_fully_defined():
+        if grad.shape.rank == 0:
+            from flowstone.autodiff.backprop import broadcast_ones
+
+            ones = broadcast_ones(grad, x)  # d reduce_sum(x) / dx seeded with 1: cached ones
+            if ones is not None:
+                return ones
         # Known shapes: one BroadcastTo (a scalar from a full reduction needs no reshape first).
         g = grad if grad.shape.rank == 0 else _expanded(op, grad)
         return array.broadcast_to(g, x.shape.as_list())

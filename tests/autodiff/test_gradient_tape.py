@@ -267,3 +267,17 @@ def test_stop_gradient():
         t.watch(x)
         y = x * tf.stop_gradient(x * 3.0)
     assert_tensor(t.gradient(y, x), 6.0)
+
+
+@pytest.mark.parametrize("shape, dtype", [((4,), "float32"), ((2, 3), "float64"), ((2, 2, 2), "float32"), ((), "float32")])
+def test_full_reduction_gradient_is_ones_of_the_input_shape(shape, dtype):
+    # The seed of a full reduction broadcasts to ones (cached for small shapes): values,
+    # shape and dtype must be those of the input, and a later op must see real ones.
+    v = tf.Variable(np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape))
+    with tf.GradientTape(persistent=True) as tape:
+        y = tf.reduce_sum(v * 3.0)
+        z = tf.reduce_sum(v)
+    assert_tensor(tape.gradient(y, v), np.full(shape, 3.0), tf.as_dtype(dtype))
+    g = tape.gradient(z, v)
+    assert_tensor(g, np.ones(shape), tf.as_dtype(dtype))
+    assert_tensor(g * 2.0, np.full(shape, 2.0), tf.as_dtype(dtype))
