@@ -308,8 +308,16 @@ class ConcreteFunction:
             return None
         if structure.__class__ is SymbolicTensor:
             return outs[0]
+        from flowstone.graph.tensor_array import TensorArray, from_list_tensor
+
         it = iter(outs)
-        return nest.map_structure(lambda x: next(it) if isinstance(x, SymbolicTensor) else x, structure)
+
+        def fill(x):
+            if isinstance(x, SymbolicTensor):
+                return next(it)
+            return from_list_tensor(x, next(it)) if isinstance(x, TensorArray) else x
+
+        return nest.map_structure(fill, structure)
 
     def _sources(self, leaves):
         from flowstone.core.variables import Variable
@@ -324,8 +332,9 @@ class ConcreteFunction:
                 sources.append(leaf)
             else:
                 from flowstone.core.tensor import convert_to_tensor
+                from flowstone.graph.tensor_array import TensorArray, list_tensor
 
-                sources.append(convert_to_tensor(leaf))
+                sources.append(list_tensor(leaf) if isinstance(leaf, TensorArray) else convert_to_tensor(leaf))
         sources.extend(self._captured)
         return sources
 
@@ -345,8 +354,10 @@ class ConcreteFunction:
     def _call_in_graph(self, leaves):
         """Inside another trace the graph is inlined (its ops are recorded on active tapes)."""
         from flowstone.core.variables import Variable
+        from flowstone.graph.tensor_array import TensorArray, list_tensor
 
-        values = [leaf._handle if isinstance(leaf, Variable) else leaf for leaf in leaves]
+        values = [leaf._handle if isinstance(leaf, Variable) else list_tensor(leaf) if isinstance(leaf, TensorArray)
+                  else leaf for leaf in leaves]
         return inline(self.graph, values + self._captured)
 
     def _needs_interpreter(self) -> bool:

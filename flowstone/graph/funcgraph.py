@@ -136,10 +136,15 @@ def _placeholder_name(name):
 def make_placeholders(graph: FuncGraph, structure, names):
     """Replaces each tensor, spec or variable leaf of `structure` by a graph input."""
     from flowstone.core.variables import Variable
+    from flowstone.graph import tensor_array
 
     leaves, placeholders = [], []
     for leaf, name in zip(nest.flatten(structure), names):
-        if isinstance(leaf, Variable):
+        if isinstance(leaf, (tensor_array.TensorArray, tensor_array.TensorArraySpec)):
+            ph = graph.placeholder(dtypes.variant, [], name)
+            leaves.append(tensor_array.from_spec(tensor_array.spec_of(leaf), ph))
+            placeholders.append(ph)
+        elif isinstance(leaf, Variable):
             h = leaf._handle
             ph = graph.placeholder(dtypes.resource, [], name,
                                    (leaf.dtype, TensorShape(getattr(h, "_buffer", None).shape)
@@ -201,6 +206,7 @@ def trace(name, fn, args, kwargs, signature=None, outer_graph=None, add_identity
 def finish_outputs(graph, result, add_identity=True):
     """Converts the tensor leaves of `result` to outputs (through Identity nodes, as TF)."""
     from flowstone.core.variables import Variable
+    from flowstone.graph.tensor_array import TensorArray
     from flowstone.ops import array
 
     flat = nest.flatten(result)
@@ -208,7 +214,14 @@ def finish_outputs(graph, result, add_identity=True):
     for leaf in flat:
         if isinstance(leaf, Variable):
             leaf = leaf.read_value()
-        if isinstance(leaf, Tensor):
+        if isinstance(leaf, TensorArray) and not leaf._eager:
+            # A TensorArray leaves a function as its list tensor; the caller rebuilds it around that.
+            t = graph._own(leaf.flow)
+            if add_identity:
+                t = array.identity(t)
+            outputs.append(t)
+            packed.append(leaf._with_flow(t))
+        elif isinstance(leaf, Tensor):
             t = graph._own(leaf)
             if add_identity:
                 t = array.identity(t)
@@ -224,7 +237,11 @@ def finish_outputs(graph, result, add_identity=True):
 
 
 def _signature_of(args, kwargs):
+    from flowstone.graph.tensor_array import TensorArray, spec_of
+
     def spec(x):
+        if isinstance(x, TensorArray):
+            return spec_of(x)
         if isinstance(x, SymbolicTensor):
             if x.dtype is dtypes.resource and x._handle_data is not None:
                 return x

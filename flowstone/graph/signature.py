@@ -17,7 +17,10 @@ from flowstone.graph.spec import TensorSpec
 
 
 class LeafKey(tuple):
-    """The key of one argument leaf: ("T"|"V", dtype, dims) or ("P", type, value) or ("O", id)."""
+    """The key of one argument leaf: ("T"|"V", dtype, dims), ("P", type, value) or ("O", id).
+
+    A TensorArray (or TensorArraySpec) is ("A", dtype, element dims, dynamic_size, infer_shape).
+    """
 
     __slots__ = ()
 
@@ -33,8 +36,14 @@ def _is_variable(x) -> bool:
     return isinstance(x, Variable)
 
 
+def _array_types():
+    from flowstone.graph.tensor_array import TensorArray, TensorArraySpec
+
+    return TensorArray, TensorArraySpec
+
+
 def is_tensor_leaf(x) -> bool:
-    return isinstance(x, Tensor) or _is_variable(x)
+    return isinstance(x, Tensor) or _is_variable(x) or isinstance(x, _array_types()[0])
 
 
 def leaf_key(x) -> LeafKey:
@@ -42,6 +51,8 @@ def leaf_key(x) -> LeafKey:
         return LeafKey(("T", x.dtype, _dims(x.shape)))
     if _is_variable(x):
         return LeafKey(("V", x.dtype, _dims(x.shape)))
+    if isinstance(x, _array_types()):
+        return LeafKey(("A", x.dtype, _dims(x.element_shape), bool(x.dynamic_size), bool(x._infer_shape)))
     try:
         hash(x)
     except TypeError:
@@ -60,7 +71,7 @@ def is_subtype(a, b) -> bool:
     if isinstance(a, LeafKey) or isinstance(b, LeafKey):
         if not (isinstance(a, LeafKey) and isinstance(b, LeafKey)):
             return False
-        if a[0] != b[0] or a[0] not in ("T", "V") or a[1] is not b[1]:
+        if a[0] != b[0] or a[0] not in ("T", "V", "A") or a[1] is not b[1] or a[3:] != b[3:]:
             return False
         return TensorShape(a[2]).is_subtype_of(TensorShape(b[2]))
     if not (isinstance(a, tuple) and isinstance(b, tuple)) or len(a) != len(b):
@@ -127,7 +138,7 @@ def normalize_input_signature(input_signature, fn_signature):
     if not isinstance(input_signature, (list, tuple)):
         raise TypeError(f"input_signature must be either a tuple or a list, received {type(input_signature)}.")
     for leaf in nest.flatten(list(input_signature)):
-        if not isinstance(leaf, TensorSpec):
+        if not isinstance(leaf, (TensorSpec, _array_types()[1])):
             raise TypeError(f"input_signature must be a possibly nested sequence of TensorSpec objects, got "
                             f"invalid args {leaf!r} with type {type(leaf)}.")
     return tuple(input_signature)
@@ -166,7 +177,12 @@ def apply_input_signature(fn, args, kwargs, from_specs=False):
             raise _binding_error(fn, args, kwargs, f"Can not cast {value!r} to {spec!r}")
         leaves = []
         for v, s in zip(nest.flatten(value), nest.flatten(spec)):
-            if from_specs and isinstance(v, TensorSpec):
+            if from_specs and isinstance(v, (TensorSpec, _array_types()[1])):
+                leaves.append(v)
+                continue
+            if isinstance(s, _array_types()[1]):
+                if not isinstance(v, _array_types()[0]) or not s.is_compatible_with(v):
+                    raise _binding_error(fn, args, kwargs, f"Can not cast {v!r} to {s!r}")
                 leaves.append(v)
                 continue
             if not isinstance(v, Tensor) and not _is_variable(v):
@@ -233,7 +249,7 @@ def match_concrete(cf, args, kwargs):
             if len(got) == len(want):
                 leaves = []
                 for g, w in zip(got, want):
-                    if isinstance(w, (TensorSpec, Tensor)):
+                    if isinstance(w, (TensorSpec, Tensor, _array_types()[1])):
                         leaves.append(g)
                     elif g is not w and g != w:
                         raise TypeError(f"ConcreteFunction {cf.name.decode()} was traced with {w!r} but called with {g!r}")
@@ -249,6 +265,9 @@ def _check_leaves(cf, leaves, placeholders):
     out = []
     for v, p in zip(leaves, placeholders):
         if p.dtype is dtypes.resource:
+            out.append(v)
+            continue
+        if isinstance(v, _array_types()[0]):  # its list tensor is made when the call runs
             out.append(v)
             continue
         t = convert_to_tensor(v, dtype_hint=p.dtype) if not isinstance(v, Tensor) else v
@@ -321,17 +340,20 @@ def _diff(a, b, path):
 def _leaf_change(a, b) -> str:
     if a[0] != b[0]:
         return f"changed kind from {_kind(a)} to {_kind(b)}"
-    if a[0] in ("T", "V"):
+    if a[0] in ("T", "V", "A"):
         if a[1] is not b[1]:
             return f"dtype changed from {a[1].name} to {b[1].name}"
-        return f"shape changed from {TensorShape(a[2])} to {TensorShape(b[2])}"
+        if a[3:] != b[3:]:
+            return f"(dynamic_size, infer_shape) changed from {a[3:]} to {b[3:]}"
+        what = "element shape" if a[0] == "A" else "shape"
+        return f"{what} changed from {TensorShape(a[2])} to {TensorShape(b[2])}"
     if a[0] == "P":
         return f"Python value changed from {a[2]!r} to {b[2]!r}"
     return "a different Python object was passed"
 
 
 def _kind(k):
-    return {"T": "tensor", "V": "variable", "P": "Python value", "O": "Python object"}[k[0]]
+    return {"T": "tensor", "V": "variable", "A": "TensorArray", "P": "Python value", "O": "Python object"}[k[0]]
 
 
 def retrace_warning(fn, count) -> str:

@@ -13,6 +13,13 @@ results: `loop_flows` / `branch_flows` replace them by their flows, and rebuild 
 around the results. How TensorLists are compiled (a fixed-shape buffer) and when a
 function falls back to the interpreter (a list that grows inside a loop) is described in
 `tensor_list.py`.
+
+A `tf.function` takes and returns TensorArrays: its trace key is the array's
+`TensorArraySpec` (dtype, element shape, `dynamic_size`, `infer_shape`; not its length), an
+eager array enters as a TensorList built from its elements (`list_tensor`, with ops, so
+gradients reach the elements) and a returned one comes back as an eager TensorArray
+(`from_list_tensor`). TF 2.21 does less: it retraces per TensorArray object, hands back the
+bare variant tensor and rejects `TensorArraySpec` in an `input_signature` at call time.
 """
 
 from __future__ import annotations
@@ -383,6 +390,22 @@ class TensorArraySpec:
         return TensorArray
 
     @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def element_shape(self) -> TensorShape:
+        return self._element_shape
+
+    @property
+    def dynamic_size(self) -> bool:
+        return self._dynamic_size
+
+    @property
+    def infer_shape(self) -> bool:
+        return self._infer_shape
+
+    @property
     def _shape(self):
         return self._element_shape
 
@@ -407,6 +430,60 @@ class TensorArraySpec:
     def __repr__(self):
         return (f"TensorArraySpec({self._element_shape!r}, tf.{self._dtype.name}, {self._dynamic_size}, "
                 f"{self._infer_shape})")
+
+
+# --- TensorArrays across the boundary of a tf.function --------------------------------------------
+
+
+def spec_of(value) -> TensorArraySpec:
+    """The TensorArraySpec of a TensorArray or spec (a function's trace key and signature)."""
+    return value if isinstance(value, TensorArraySpec) else TensorArraySpec.from_value(value)
+
+
+def from_spec(spec, flow) -> TensorArray:
+    """A graph TensorArray of `spec` over `flow` (a function's variant input)."""
+    return TensorArray(spec.dtype, dynamic_size=spec.dynamic_size, flow=flow, infer_shape=spec.infer_shape,
+                       element_shape=spec.element_shape)
+
+
+def list_tensor(ta):
+    """The TensorList tensor that carries `ta` into a function (eagerly: built from its elements).
+
+    The list is built with ops, so a tape that watches the elements differentiates through it.
+    """
+    if not ta._eager:
+        return ta._flow
+    items = ta._items
+    shapes = {tuple(x.shape.as_list()) for x in items if x is not None}
+    if items and all(x is not None for x in items) and len(shapes) == 1:
+        from flowstone.ops import array
+
+        return execute("TensorListFromTensor", (array.stack(items), _tl._shape_input(ta._element_shape)), {})
+    shape = ta._element_shape if ta._element_shape.rank is not None or len(shapes) != 1 else TensorShape(None)
+    flow = execute("TensorListReserve", (_tl._shape_input(shape), convert_to_tensor(len(items), dtype=dtypes.int32)),
+                   {"element_dtype": ta._dtype})
+    for i, x in enumerate(items):
+        if x is not None:
+            flow = execute("TensorListSetItem", (flow, convert_to_tensor(i, dtype=dtypes.int32), x), {})
+    return flow
+
+
+def from_list_tensor(template, flow):
+    """A function's TensorArray result as the caller sees it: eager over an eager list, else a graph one."""
+    if not isinstance(flow, EagerTensor):
+        return template._with_flow(flow)
+    value = flow._value
+    n = len(value)
+    shape = template._element_shape
+    ta = TensorArray(template._dtype, size=n, dynamic_size=template._dynamic_size,
+                     clear_after_read=template._clear_after_read, infer_shape=template._infer_shape,
+                     element_shape=shape if shape.rank is not None else None)
+    written = [True] * n if value.items is None else [x is not None for x in value.items]
+    for i in range(n):
+        if written[i]:
+            ta._items[i] = execute("TensorListGetItem", (flow, convert_to_tensor(i, dtype=dtypes.int32),
+                                                         _tl._shape_input(shape)), {"element_dtype": template._dtype})
+    return ta
 
 
 # --- TensorArrays through tf.while_loop and tf.cond -----------------------------------------------
@@ -498,4 +575,5 @@ def state_flows(get_state, set_state):
     return get, put
 
 
-__all__ = ["TensorArray", "TensorArraySpec", "loop_flows", "branch_flows", "state_flows"]
+__all__ = ["TensorArray", "TensorArraySpec", "spec_of", "from_spec", "list_tensor", "from_list_tensor",
+           "loop_flows", "branch_flows", "state_flows"]

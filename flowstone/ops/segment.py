@@ -16,7 +16,6 @@ import numpy as np
 from flowstone._export import export
 from flowstone.core import dtypes
 from flowstone.core.context import scoped
-from flowstone.core.errors import InvalidArgumentError
 from flowstone.core.execute import execute
 from flowstone.core.registry import COMPLEX, INDEX, NUMERIC, REAL, gradient, op
 from flowstone.core.shape import TensorShape
@@ -329,31 +328,56 @@ def invert_permutation(x, name=None):
 
 
 @export("math.confusion_matrix")
+@scoped("confusion_matrix")
 def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=dtypes.int32, name=None):
     """The `num_classes x num_classes` matrix counting (label, prediction) pairs.
+
+    Row `i`, column `j` holds the number (or the summed `weights`) of elements whose label is
+    `i` and whose prediction is `j`. Without `num_classes` the matrix is sized by the largest
+    label or prediction plus one (a size known only when the function runs, inside
+    `tf.function`).
+
+    Args:
+        labels: 1-D integer tensor of true classes.
+        predictions: 1-D integer tensor of predicted classes, the same length as `labels`.
+        num_classes: the number of classes (a Python int or scalar integer tensor), or None.
+        weights: optional tensor, the same shape as `predictions`, added instead of ones.
+        dtype: the dtype of the result.
+        name: an optional name.
+
+    Returns:
+        A `[num_classes, num_classes]` tensor of `dtype`.
+
+    Raises:
+        InvalidArgumentError: a label or prediction is negative or not below `num_classes`.
 
     >>> import flowstone as tf
     >>> tf.math.confusion_matrix([0, 1, 1], [0, 1, 0]).numpy()
     array([[1, 0],
            [1, 1]], dtype=int32)
     """
-    from flowstone.ops import array
+    from flowstone.ops import array, checks
 
     labels = array.cast(convert_to_tensor(labels), dtypes.int64)
     predictions = array.cast(convert_to_tensor(predictions), dtypes.int64)
-    lv, pv = np.asarray(labels), np.asarray(predictions)  # eager: TF checks these values too
-    if (lv.size and lv.min() < 0) or (pv.size and pv.min() < 0):
-        raise InvalidArgumentError(None, None, "`labels` and `predictions` must be non-negative")
+    if weights is not None:
+        weights = convert_to_tensor(weights)
+        if not weights.shape.is_compatible_with(predictions.shape):
+            raise ValueError(f"Shapes {weights.shape} and {predictions.shape} are incompatible")
+    # Checks as ops: eagerly they raise at once, traced they become Assert nodes that run.
+    checks.assert_non_negative(labels, message="`labels` contains negative values.  ")
+    checks.assert_non_negative(predictions, message="`predictions` contains negative values.  ")
     if num_classes is None:
-        num_classes = int(max(lv.max(initial=-1), pv.max(initial=-1))) + 1
-    n = int(num_classes)
-    if (lv.size and lv.max() >= n) or (pv.size and pv.max() >= n):
-        raise InvalidArgumentError(None, None, f"`labels` and `predictions` must be less than num_classes={n}")
+        num_classes = m.add(m.maximum(r.reduce_max(predictions), r.reduce_max(labels)), 1)
+    n = array.cast(num_classes, dtypes.int64) if isinstance(num_classes, Tensor) else int(num_classes)
+    bound = convert_to_tensor(n, dtype=dtypes.int64)
+    checks.assert_less(labels, bound, message="`labels` out of bound")
+    checks.assert_less(predictions, bound, message="`predictions` out of bound")
     dtype = dtypes.as_dtype(dtype)
-    values = array.ones_like(labels, dtype=dtype) if weights is None else array.cast(convert_to_tensor(weights), dtype)
+    values = array.ones_like(labels, dtype=dtype) if weights is None else array.cast(weights, dtype)
     cells = m.add(m.multiply(labels, n), predictions)
-    counts = unsorted_segment_sum(values, cells, n * n)  # noqa: F821
-    return array.reshape(counts, [n, n])
+    counts = unsorted_segment_sum(values, cells, m.multiply(n, n))  # noqa: F821
+    return array.reshape(counts, array.stack([n, n]) if isinstance(n, Tensor) else [n, n], name=name)
 
 
 del _g, _raw, _name, _allowed, _kind, _tindices, _wrapper, COMPLEX

@@ -308,3 +308,128 @@ def test_tensor_array_spec():
     assert spec.value_type is tf.TensorArray
     assert spec.is_compatible_with(tf.TensorArraySpec([None], tf.float32))
     assert not spec.is_compatible_with(tf.TensorArraySpec([2], tf.int32))
+
+
+# --- TensorArrays as arguments and results of tf.function -------------------------------------
+
+
+def _filled(rows, dtype=tf.float32, **kwargs):
+    ta = tf.TensorArray(dtype, size=len(rows), **kwargs)
+    for i, row in enumerate(rows):
+        ta = ta.write(i, row)
+    return ta
+
+
+def test_function_takes_a_tensor_array():
+    traces = []
+
+    @tf.function
+    def f(ta):
+        traces.append(tf.TensorArraySpec.from_value(ta))
+        return ta.stack() * 2.0, ta.size(), ta.read(1)
+
+    stacked, size, row = f(_filled(X))
+    assert_tensor(stacked, X * 2)
+    assert_tensor(size, 3, dtype=tf.int32)
+    assert_tensor(row, X[1])
+    # Another array of the same spec (another length) runs on the same trace.
+    stacked, size, _ = f(_filled(X[:2]))
+    assert_tensor(stacked, X[:2] * 2)
+    assert_tensor(size, 2, dtype=tf.int32)
+    assert traces == [tf.TensorArraySpec([2], tf.float32)]
+    assert f.get_concrete_function(_filled(X)).structured_input_signature == (
+        (tf.TensorArraySpec([2], tf.float32),), {})
+
+
+def test_function_retraces_on_a_new_tensor_array_spec():
+    traces = []
+
+    @tf.function
+    def f(ta):
+        traces.append((ta.dtype, ta.element_shape.as_list(), ta.dynamic_size))
+        return ta.stack()
+
+    assert_tensor(f(_filled(X)), X)
+    assert_tensor(f(_filled(X.astype(np.int32), tf.int32)), X.astype(np.int32), dtype=tf.int32)
+    assert_tensor(f(_filled(X[:, :1])), X[:, :1])
+    assert_tensor(f(_filled(X, dynamic_size=True)), X)
+    assert_tensor(f(_filled(X)), X)
+    assert traces == [(tf.float32, [2], False), (tf.int32, [2], False), (tf.float32, [1], False),
+                      (tf.float32, [2], True)]
+
+
+def test_function_reads_unwritten_elements_as_zeros():
+    ta = tf.TensorArray(tf.float32, size=3, element_shape=[2]).write(1, X[1])
+    got = tf.function(lambda t: t.stack())(ta)
+    assert_tensor(got, np.stack([np.zeros(2, np.float32), X[1], np.zeros(2, np.float32)]))
+
+
+def test_function_returns_a_tensor_array():
+    @tf.function
+    def f(x):
+        ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+        for i in tf.range(3):
+            ta = ta.write(i, x * tf.cast(i + 1, tf.float32))
+        return ta, x
+
+    ta, _ = f(tf.constant(X[0]))
+    assert isinstance(ta, tf.TensorArray)
+    assert ta.dtype == tf.float32 and ta.dynamic_size and ta.element_shape.as_list() == [2]
+    assert_tensor(ta.size(), 3, dtype=tf.int32)
+    want = np.stack([X[0], X[0] * 2, X[0] * 3])
+    assert_tensor(ta.read(2), want[2])
+    # The result is an ordinary eager TensorArray (reads clear elements, writes grow it).
+    ta = ta.write(3, [7.0, 7.0])
+    assert_tensor(ta.stack(), np.stack([want[0], want[1], [0.0, 0.0], [7.0, 7.0]]))
+
+
+def test_function_writes_a_tensor_array_it_was_given():
+    @tf.function
+    def put(ta, i, value):
+        return ta.write(i, value)
+
+    ta = _filled(X)
+    out = put(ta, 1, tf.constant([9.0, 9.0]))
+    assert_tensor(out.stack(), np.stack([X[0], [9.0, 9.0], X[2]]))
+    assert_tensor(ta.stack(), X)  # the caller's array is a value passed in, not changed
+    # Inside another function the call is inlined and the array stays a graph TensorArray.
+    outer = tf.function(lambda t: put(t, 0, tf.constant([5.0, 5.0])).stack())
+    assert_tensor(outer(_filled(X)), np.stack([[5.0, 5.0], X[1], X[2]]))
+
+
+def test_function_tensor_array_input_signature():
+    @tf.function(input_signature=[tf.TensorArraySpec([2], tf.float32)])
+    def f(ta):
+        return tf.reduce_sum(ta.stack(), axis=0)
+
+    assert_tensor(f(_filled(X)), X.sum(0))
+    assert_tensor(f(_filled(X[:1])), X[:1].sum(0))
+    with pytest.raises(TypeError, match="TensorArraySpec"):
+        f(_filled(X.astype(np.int32), tf.int32))
+    with pytest.raises(TypeError, match="TensorArraySpec"):
+        f(tf.constant(X))
+    cf = f.get_concrete_function()
+    assert_tensor(cf(_filled(X)), X.sum(0))
+
+
+def test_function_tensor_array_gradients():
+    f = tf.function(lambda ta: tf.reduce_sum(ta.stack() ** 2))
+    x = tf.constant(X)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        ta = tf.TensorArray(tf.float32, size=3)
+        for i in range(3):
+            ta = ta.write(i, x[i] * 3.0)
+        y = f(ta)
+    assert_tensor(tape.gradient(y, x), 18.0 * X, rtol=1e-5)
+
+    @tf.function
+    def build(v):
+        ta = tf.TensorArray(tf.float32, size=2)
+        return ta.write(0, v * 2.0).write(1, tf.sin(v))
+
+    v = tf.constant(X[1])
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        y = tf.reduce_sum(build(v).stack())
+    assert_tensor(tape.gradient(y, v), 2.0 + np.cos(X[1]), rtol=1e-5)

@@ -99,6 +99,56 @@ def test_invert_permutation_and_confusion_matrix():
         tf.math.confusion_matrix([0, 5], [0, 1], num_classes=3)
 
 
+
+def _confusion_reference(labels, predictions, n, weights=None):
+    want = np.zeros((n, n), np.float64)
+    np.add.at(want, (labels, predictions), 1.0 if weights is None else weights)
+    return want
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_confusion_matrix_eager_and_traced(traced):
+    def run(*args, **kwargs):
+        fn = tf.function(tf.math.confusion_matrix) if traced else tf.math.confusion_matrix
+        return fn(*args, **kwargs)
+
+    labels, preds = np.array([0, 1, 3, 3, 2]), np.array([0, 2, 3, 1, 2])
+    got = run(tf.constant(labels), tf.constant(preds))
+    assert_tensor(got, _confusion_reference(labels, preds, 4).astype(np.int32), dtype=tf.int32)
+    got = run(tf.constant(labels), tf.constant(preds), num_classes=6)
+    assert got.shape == (6, 6)
+    assert_tensor(got, _confusion_reference(labels, preds, 6).astype(np.int32), dtype=tf.int32)
+    w = np.array([0.5, 1.5, 2.0, 3.0, 4.0], np.float32)
+    got = run(tf.constant(labels), tf.constant(preds), weights=tf.constant(w), dtype=tf.float32)
+    assert_tensor(got, _confusion_reference(labels, preds, 4, w).astype(np.float32), dtype=tf.float32)
+    got = run(tf.constant(labels), tf.constant(preds), num_classes=tf.constant(5), weights=tf.constant(w),
+              dtype=tf.float64)
+    assert_tensor(got, _confusion_reference(labels, preds, 5, w), dtype=tf.float64)
+    with pytest.raises(IAE, match="`labels` contains negative values"):
+        run(tf.constant([0, -1]), tf.constant([0, 1]))
+    with pytest.raises(IAE, match="`predictions` out of bound"):
+        run(tf.constant([0, 1]), tf.constant([0, 4]), num_classes=3)
+
+
+def test_confusion_matrix_traced_shapes():
+    @tf.function
+    def dynamic(labels, predictions):
+        out = tf.math.confusion_matrix(labels, predictions)
+        assert out.shape.as_list() == [None, None]
+        return out
+
+    @tf.function
+    def static(labels, predictions):
+        out = tf.math.confusion_matrix(labels, predictions, num_classes=3)
+        assert out.shape.as_list() == [3, 3]
+        return out
+
+    assert_tensor(dynamic(tf.constant([0, 1]), tf.constant([1, 1])), [[0, 1], [0, 1]], dtype=tf.int32)
+    assert_tensor(dynamic(tf.constant([2, 1]), tf.constant([1, 1])), [[0, 0, 0], [0, 1, 0], [0, 1, 0]],
+                  dtype=tf.int32)
+    assert_tensor(static(tf.constant([2, 1]), tf.constant([0, 1])), [[0, 0, 0], [0, 1, 0], [1, 0, 0]],
+                  dtype=tf.int32)
+
 def test_against_tensorflow(tf_oracle):
     code = """
 x = tf.constant([[1.0, 2.5], [3.0, 0.5], [3.0, 4.0], [0.0, 3.0]])
