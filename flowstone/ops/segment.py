@@ -327,6 +327,19 @@ def invert_permutation(x, name=None):
     return execute("InvertPermutation", (convert_to_tensor(x),), name=name)
 
 
+def _squeeze_one_extra_dim(labels, predictions):
+    """As TF: when one operand has one more dimension and it is a trailing 1, squeeze it."""
+    from flowstone.ops import manip
+
+    rl, rp = labels.shape.rank, predictions.shape.rank
+    if rl is not None and rp is not None:
+        if rp == rl + 1 and predictions.shape[-1] == 1:
+            predictions = manip.squeeze(predictions, [-1])
+        elif rl == rp + 1 and labels.shape[-1] == 1:
+            labels = manip.squeeze(labels, [-1])
+    return labels, predictions
+
+
 @export("math.confusion_matrix")
 @scoped("confusion_matrix")
 def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=dtypes.int32, name=None):
@@ -360,6 +373,7 @@ def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype=
 
     labels = array.cast(convert_to_tensor(labels), dtypes.int64)
     predictions = array.cast(convert_to_tensor(predictions), dtypes.int64)
+    labels, predictions = _squeeze_one_extra_dim(labels, predictions)
     if weights is not None:
         weights = convert_to_tensor(weights)
         if not weights.shape.is_compatible_with(predictions.shape):

@@ -169,3 +169,12 @@ result = {"mx": mx.numpy().tolist(), "mx_grad": g.gradient(mx, x).numpy().tolist
     want = tf_oracle(code)
     for key, value in want.items():
         np.testing.assert_allclose(got[key], value, rtol=1e-6, err_msg=key)
+
+
+def test_confusion_matrix_squeezes_a_trailing_unit_dimension():
+    # TF removes one extra trailing dimension of size 1 from either operand (column labels).
+    want = [[1, 0], [1, 1]]
+    assert_tensor(tf.math.confusion_matrix([0, 1, 1], [[0], [1], [0]]), want, tf.int32)
+    assert_tensor(tf.math.confusion_matrix([[0], [1], [1]], [0, 1, 0]), want, tf.int32)
+    traced = tf.function(lambda a, b: tf.math.confusion_matrix(a, b, num_classes=2))
+    assert_tensor(traced(tf.constant([[0], [1], [1]]), tf.constant([0, 1, 0])), want, tf.int32)
