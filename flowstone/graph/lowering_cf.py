@@ -58,15 +58,32 @@ def _lower_if(node, vals, state, interpret):
     then_g, else_g = _graph(node.attrs["then_branch"]), _graph(node.attrs["else_branch"])
     if interpret or lowering._is_concrete(pred):
         return tuple(call_graph(then_g if _truth(pred) else else_g, ins, state, interpret))
+    index = 1 - jnp.reshape(pred, ()).astype(bool).astype(jnp.int32)  # then: 0, else: 1
+    return _lower_branches(node, index, [then_g, else_g], ins, state, interpret)
+
+
+def _lower_case(node, vals, state, interpret):
+    index, ins = vals[0], list(vals[1:])
+    graphs = [_graph(b) for b in node.attrs["branches"]]
+    last = len(graphs) - 1
+    if interpret or lowering._is_concrete(index):
+        i = int(np.asarray(index).reshape(()))
+        return tuple(call_graph(graphs[i if 0 <= i <= last else last], ins, state, interpret))
+    # TF runs the last branch for an index out of range; lax.switch would clamp it.
+    i = jnp.reshape(index, ()).astype(jnp.int32)
+    return _lower_branches(node, jnp.where((i < 0) | (i > last), last, i), graphs, ins, state, interpret)
+
+
+def _lower_branches(node, index, graphs, ins, state, interpret):
+    """`lax.switch` over branch graphs (If and Case), threading the variables they touch."""
     plain, keys = _split(ins)
 
     def branch(g):
         def run(operands):
             values, svals = operands
             local = dict(zip(keys, svals))
-            outs = call_graph(g, _merge(ins, values), local, interpret)
-            outs = tuple(_carry(o) for o in outs)
-            if fill is not None:  # a TensorList one branch writes and the other leaves unwritten
+            outs = tuple(_carry(o) for o in call_graph(g, _merge(ins, values), local, interpret))
+            if fill is not None:  # a TensorList one branch writes and another leaves unwritten
                 outs = tensor_list.fill_pending(outs, fill)
             return outs, tuple(local[k] for k in keys)
 
@@ -75,9 +92,9 @@ def _lower_if(node, vals, state, interpret):
     svals = tuple(state[k] for k in keys)
     fill = None
     try:
-        if any(t.dtype is dtypes.variant for t in then_g.outputs):
-            fill = _pending_fill([branch(then_g), branch(else_g)], (plain, svals))
-        outs, new = jax.lax.cond(jnp.reshape(pred, ()).astype(bool), branch(then_g), branch(else_g), (plain, svals))
+        if any(t.dtype is dtypes.variant for t in graphs[0].outputs):
+            fill = _pending_fill([branch(g) for g in graphs], (plain, svals))
+        outs, new = jax.lax.switch(index, [branch(g) for g in graphs], (plain, svals))
     except _TRACER_ERRORS as e:
         if isinstance(e, lowering.GraphExecutionError):
             raise
@@ -93,43 +110,6 @@ def _pending_fill(fns, operands):
         return None
     written = [[s[k] for s in shapes if not tensor_list.is_pending(s[k])] for k in range(len(shapes[0]))]
     return tuple(w[0] if w else shapes[0][k] for k, w in enumerate(written))
-
-
-def _lower_case(node, vals, state, interpret):
-    index, ins = vals[0], list(vals[1:])
-    graphs = [_graph(b) for b in node.attrs["branches"]]
-    last = len(graphs) - 1
-    if interpret or lowering._is_concrete(index):
-        i = int(np.asarray(index).reshape(()))
-        return tuple(call_graph(graphs[i if 0 <= i <= last else last], ins, state, interpret))
-    plain, keys = _split(ins)
-
-    def branch(g):
-        def run(operands):
-            values, svals = operands
-            local = dict(zip(keys, svals))
-            outs = tuple(_carry(o) for o in call_graph(g, _merge(ins, values), local, interpret))
-            if fill is not None:
-                outs = tensor_list.fill_pending(outs, fill)
-            return outs, tuple(local[k] for k in keys)
-
-        return run
-
-    svals = tuple(state[k] for k in keys)
-    fill = None
-    # TF runs the last branch for an index out of range; lax.switch would clamp it.
-    i = jnp.reshape(index, ()).astype(jnp.int32)
-    i = jnp.where((i < 0) | (i > last), last, i)
-    try:
-        if any(t.dtype is dtypes.variant for t in graphs[0].outputs):
-            fill = _pending_fill([branch(g) for g in graphs], (plain, svals))
-        outs, new = jax.lax.switch(i, [branch(g) for g in graphs], (plain, svals))
-    except _TRACER_ERRORS as e:
-        if isinstance(e, lowering.GraphExecutionError):
-            raise
-        raise NotCompilable(f"branches of {node.name} differ in output shapes: {e}") from None
-    state.update(zip(keys, new))
-    return outs
 
 
 # While nodes whose iterations are independent (tf.vectorized_map) -> a plan that runs them
